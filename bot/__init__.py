@@ -1,0 +1,60 @@
+"""AI copilot for support desks: the Flask app factory (`bot:create_app()`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, jsonify
+
+from bot.db import make_engine
+from bot.queue import Enqueuer, make_celery
+from bot.settings import Settings
+from bot.store import Store
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class WebServices:
+    settings: Settings
+    store: Store
+    enqueuer: Enqueuer
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = Flask(__name__)
+    app.extensions["bot"] = WebServices(
+        settings=settings,
+        store=Store(make_engine(settings.database_url)),
+        enqueuer=Enqueuer(make_celery(settings)),
+    )
+
+    from bot.webhooks import blueprint
+
+    app.register_blueprint(blueprint)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok", version=__version__)
+
+    @app.get("/readyz")
+    def readyz():
+        services = app.extensions["bot"]
+        checks = {}
+        for name, probe in (("database", services.store.ping), ("broker", services.enqueuer.ping)):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as exc:  # any failure means "not ready"; say which and why
+                checks[name] = f"error: {type(exc).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        return jsonify(status="ready" if ready else "unavailable", checks=checks), (
+            200 if ready else 503
+        )
+
+    return app

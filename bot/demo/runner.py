@@ -1,0 +1,210 @@
+"""`python -m bot demo`: the real web and worker processes, on the embedded defaults.
+
+Starts gunicorn and a Celery worker (SQLite store, Celery's SQLAlchemy transport on a SQLite
+file, the offline engine, and the sample helpdesk instead of Zendesk), sends every sample ticket
+as a signed Zendesk webhook over HTTP (plus duplicate deliveries, which must be absorbed), waits
+for the worker, and prints the decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+import requests
+
+from bot.db import make_engine, upgrade
+from bot.db.models import RunStatus
+from bot.settings import INSTANCE_DIR, PROJECT_ROOT
+from bot.store import Store
+from bot.webhooks.zendesk import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+SAMPLE_FILE = Path(__file__).resolve().parent / "sample_helpdesk.json"
+
+
+def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
+    workdir = INSTANCE_DIR / "demo"
+    shutil.rmtree(workdir, ignore_errors=True)  # every demo starts from an empty store and queue
+    workdir.mkdir(parents=True)
+    port = port or _free_port()
+    secret = secrets.token_urlsafe(24)
+    env = {
+        **os.environ,
+        "HELPDESK": "sample",
+        "SAMPLE_HELPDESK_FILE": str(SAMPLE_FILE),
+        "LLM_PROVIDER": "offline",
+        "ZENDESK_WEBHOOK_SECRET": secret,
+        "DATABASE_URL": f"sqlite:///{workdir / 'demo.sqlite'}",
+        "BROKER_URL": f"sqla+sqlite:///{workdir / 'broker.sqlite'}",
+        "REDIS_URL": "",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    upgrade(env["DATABASE_URL"])
+    tickets = json.loads(SAMPLE_FILE.read_text(encoding="utf-8"))["tickets"]
+    tickets = tickets[:limit] if limit else tickets
+    base = f"http://127.0.0.1:{port}"
+
+    click.echo(f"Starting web (gunicorn, {base}) and worker (celery) on the embedded defaults;")
+    click.echo(f"logs in {workdir}")
+    processes = [
+        _start([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                "bot:create_app()"], env, workdir / "web.log"),
+        _start([sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "solo",
+                "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+               env, workdir / "worker.log"),
+    ]
+    try:
+        _wait_ready(base, processes, deadline=time.monotonic() + 60)
+        answers = _send_all(base, secret, tickets)
+        store = Store(make_engine(env["DATABASE_URL"]))
+        runs = _wait_done(store, timeout)
+        _print_report(tickets, runs, answers)
+        return 0 if runs and all(r.status == RunStatus.SUCCEEDED for r in runs) else 1
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _send_all(base: str, secret: str, tickets: list[dict]) -> dict[str, int]:
+    """One event-subscription webhook per ticket, then redeliveries that must be absorbed."""
+    answers: dict[str, int] = {}
+    first_invocation = None
+    for ticket in tickets:
+        invocation = str(uuid.uuid4())
+        first_invocation = first_invocation or (invocation, ticket)
+        status = _post(base, secret, _event_body(ticket), invocation)
+        answers[str(status)] = answers.get(str(status), 0) + 1
+    if first_invocation:
+        invocation, ticket = first_invocation
+        # Zendesk redelivers the same invocation, and a trigger may report the same new ticket.
+        for body, inv in (
+            (_event_body(ticket), invocation),
+            (json.dumps({"ticket_id": ticket["id"], "event": "created"}).encode(), str(uuid.uuid4())),
+        ):
+            status = _post(base, secret, body, inv)
+            answers[f"{status} (redelivery)"] = answers.get(f"{status} (redelivery)", 0) + 1
+    return answers
+
+
+def _event_body(ticket: dict) -> bytes:
+    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return json.dumps(
+        {
+            "type": "zen:event-type:ticket.created",
+            "account_id": 1,
+            "id": str(uuid.uuid4()),
+            "time": now,
+            "zendesk_event_version": "2022-11-06",
+            "subject": f"zen:ticket:{ticket['id']}",
+            "detail": {
+                "id": ticket["id"],
+                "subject": ticket["subject"],
+                "requester_id": ticket["requester_id"],
+                "status": "NEW",
+            },
+            "event": {},
+        }
+    ).encode()
+
+
+def _post(base: str, secret: str, body: bytes, invocation: str) -> int:
+    timestamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        TIMESTAMP_HEADER: timestamp,
+        INVOCATION_HEADER: invocation,
+    }
+    return requests.post(f"{base}/webhooks/zendesk", data=body, headers=headers, timeout=15).status_code
+
+
+def _wait_done(store: Store, timeout: float):
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = store.runs()
+        if runs and all(r.status in RunStatus.TERMINAL for r in runs):
+            return runs
+        if time.monotonic() > deadline:
+            click.echo("timed out waiting for the worker; see worker.log", err=True)
+            return runs
+        time.sleep(0.3)
+
+
+def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
+    subjects = {t["id"]: t["subject"] for t in tickets}
+    rows = [("Ticket", "Subject", "Category", "Pri", "Conf", "Group", "Escalation", "Status")]
+    for run in runs:
+        rules, triage = run.rules or {}, run.triage or {}
+        rows.append(
+            (
+                f"#{run.ticket_id}",
+                _cut(subjects.get(run.ticket_id, ""), 30),
+                rules.get("category", triage.get("category", "-")),
+                str(rules.get("priority", "-")),
+                f"{triage['confidence']:.2f}" if "confidence" in triage else "-",
+                str(rules.get("group_key") or "-"),
+                ", ".join(r["code"] for r in rules.get("reasons", ())) or "-",
+                run.status,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    click.echo("")
+    for i, row in enumerate(rows):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if i == 0:
+            click.echo("  ".join("-" * width for width in widths))
+    click.echo("")
+    click.echo("Webhook answers: " + ", ".join(f"{n} x {code}" for code, n in answers.items()))
+    example = next((r for r in runs if r.rules and r.rules.get("escalate")), runs[0] if runs else None)
+    if example and example.actions:
+        update = example.actions["update"]
+        click.echo(f"\nThe update the bot would send for ticket #{example.ticket_id} "
+                   f"(PUT /api/v2/tickets/{example.ticket_id}):")
+        fields = {k: v for k, v in update.items() if k != "comment"}
+        click.echo(json.dumps(fields, indent=2))
+        click.echo(f"Internal note (public: {update['comment']['public']}):\n")
+        click.echo(update["comment"]["body"])
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _start(command: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "wb")
+    return subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_ready(base: str, processes, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise click.ClickException(f"{process.args[2]} exited early; see its log")
+        try:
+            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise click.ClickException("the web process did not become ready in 60 s")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,195 @@
+"""The Zendesk adapter: the only module that imports zenpy (or talks to Zendesk at all).
+
+Per ticket: one read for the ticket and its people (sideloads), one for the requester's history,
+one write. Facts this relies on are in `shared/notes/vendor-apis.md`; the quirks, in short:
+
+- zenpy drops sideloaded users and organizations when its cache is disabled, and reading
+  `ticket.requester` then costs one request per object. The cache must stay off (its user and
+  organization caches never expire, so a long-lived worker would see stale VIP tags), so reads go
+  through zenpy's own authenticated session and are parsed here. Writes use zenpy's objects.
+- On 429 zenpy sleeps `Retry-After` seconds in the calling thread, forever; zenpy 2.0.57 on PyPI
+  has no `raise_on_ratelimit`. A response hook on the session raises before zenpy sees the 429,
+  so the Celery task reschedules instead of a worker sleeping.
+- zenpy's default transport retries 503s by itself; here the session has no transport retries,
+  so the Celery task is the one layer that retries.
+- zenpy always builds `https://{subdomain}.zendesk.com`; the only redirect it offers is the
+  `ZENPY_FORCE_NETLOC` / `ZENPY_FORCE_SCHEME` environment variables (read on every call).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Comment
+from zenpy.lib.api_objects import Ticket as ZenpyTicket
+from zenpy.lib.exception import APIException, ZenpyException
+
+from bot.domain import PublishResult, Ticket, TicketSnapshot, TicketUpdate
+from bot.errors import PermanentError, RetryableError
+from bot.helpdesk import zendesk_payload as shapes
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_CONFLICT_RETRIES = 3
+
+
+class RateLimited(RetryableError):
+    pass
+
+
+def _raise_on_rate_limit(response: requests.Response, *args, **kwargs) -> None:
+    if response.status_code == 429:
+        retry_after = _seconds(response.headers.get("Retry-After"))
+        raise RateLimited(f"Zendesk rate limit (429) on {response.request.method} "
+                          f"{urlsplit(response.url).path}", retry_after=retry_after)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class ZendeskHelpdesk:
+    name = "zendesk"
+
+    def __init__(self, client: Zenpy, base_url: str, timeout: float):
+        self._client = client
+        self._session: requests.Session = client.tickets.session
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ZendeskHelpdesk:
+        if settings.zendesk_url:
+            parts = urlsplit(settings.zendesk_url)
+            # Process-wide, but a worker process serves one Zendesk account.
+            os.environ["ZENPY_FORCE_NETLOC"] = parts.netloc
+            os.environ["ZENPY_FORCE_SCHEME"] = parts.scheme
+        session = requests.Session()
+        for prefix in ("https://", "http://"):
+            session.mount(prefix, HTTPAdapter(max_retries=0))
+        session.hooks["response"].append(_raise_on_rate_limit)
+        client = Zenpy(
+            subdomain=settings.zendesk_subdomain or "local",
+            email=settings.zendesk_email,
+            token=settings.zendesk_api_token,
+            session=session,
+            timeout=settings.zendesk_timeout,
+            disable_cache=True,
+        )
+        return cls(client, settings.zendesk_base_url, settings.zendesk_timeout)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def fetch(self, ticket_id: str, history_limit: int) -> TicketSnapshot:
+        data = self._get(f"/api/v2/tickets/{ticket_id}.json", include="users,organizations")
+        ticket = shapes.ticket_from_json(data["ticket"])
+        users = {str(u["id"]): u for u in data.get("users") or ()}
+        orgs = {str(o["id"]): o for o in data.get("organizations") or ()}
+        requester = (
+            shapes.person_from_json(users[ticket.requester_id])
+            if ticket.requester_id in users
+            else None
+        )
+        org_id = ticket.organization_id or (requester.organization_id if requester else None)
+        organization = shapes.organization_from_json(orgs[org_id]) if org_id in orgs else None
+        history = ()
+        if ticket.requester_id:
+            # Newest first, one page: the window is a month, not the customer's whole life.
+            # (This endpoint is missing from Zendesk's published OAS; zenpy has it as
+            # `users.requested` but cannot pass sort parameters.)
+            past = self._get(
+                f"/api/v2/users/{ticket.requester_id}/tickets/requested.json",
+                sort_by="created_at",
+                sort_order="desc",
+                per_page=str(history_limit),
+            )
+            history = tuple(
+                shapes.past_ticket_from_json(t)
+                for t in past.get("tickets") or ()
+                if str(t.get("id")) != ticket.id
+            )
+        return TicketSnapshot(ticket, requester, organization, history)
+
+    def fetch_ticket(self, ticket_id: str) -> Ticket:
+        return shapes.ticket_from_json(self._get(f"/api/v2/tickets/{ticket_id}.json")["ticket"])
+
+    def _get(self, path: str, **params: str) -> dict:
+        try:
+            response = self._session.get(self._base + path, params=params, timeout=self._timeout)
+        except RetryableError:
+            raise
+        except requests.RequestException as exc:
+            raise RetryableError(f"Zendesk unreachable on GET {path}: {type(exc).__name__}") from exc
+        _raise_for_status(response.status_code, f"GET {path}", response.text)
+        try:
+            return response.json()
+        except ValueError:
+            raise RetryableError(f"Zendesk sent a non-JSON answer on GET {path}") from None
+
+    # -- the write ----------------------------------------------------------------------
+
+    def publish(self, ticket: Ticket, update: TicketUpdate) -> PublishResult:
+        original, current, keep = ticket, ticket, frozenset()
+        for conflicts in range(MAX_CONFLICT_RETRIES + 1):
+            payload = shapes.update_payload(current, update, keep)
+            try:
+                self._put(current.id, payload)
+                return PublishResult(payload, conflicts, tuple(sorted(keep)))
+            except _Conflict:
+                log.info("ticket %s changed meanwhile (409): re-reading", current.id)
+                current = self.fetch_ticket(current.id)
+                # Whatever an agent set since our first read wins over the bot's suggestion.
+                keep = keep | {
+                    name
+                    for name in ("priority", "group_id")
+                    if getattr(current, name) != getattr(original, name)
+                }
+        raise RetryableError(
+            f"ticket {ticket.id} kept changing: {MAX_CONFLICT_RETRIES + 1} updates refused (409)"
+        )
+
+    def _put(self, ticket_id: str, payload: dict) -> None:
+        zticket = ZenpyTicket(id=int(ticket_id))
+        for key, value in payload.items():
+            setattr(zticket, key, Comment(**value) if key == "comment" else value)
+        try:
+            self._client.tickets.update(zticket)
+        except RetryableError:
+            raise
+        except (APIException, requests.HTTPError) as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status == 409:
+                raise _Conflict() from exc
+            _raise_for_status(status, f"PUT ticket {ticket_id}", str(exc))
+            raise PermanentError(f"Zendesk refused the update of ticket {ticket_id}: {exc}") from exc
+        except requests.RequestException as exc:
+            raise RetryableError(f"Zendesk unreachable on PUT ticket {ticket_id}: "
+                                 f"{type(exc).__name__}") from exc
+        except ZenpyException as exc:
+            raise RetryableError(f"unexpected Zendesk answer to PUT ticket {ticket_id}: {exc}") from exc
+
+
+class _Conflict(Exception):
+    pass
+
+
+def _raise_for_status(status: int, what: str, body: str) -> None:
+    if status < 400:
+        return
+    detail = body[:200]
+    if status == 404:
+        raise PermanentError(f"{what}: not found in Zendesk (404)")
+    if status in (401, 403):
+        raise PermanentError(f"{what}: Zendesk refused our credentials ({status})")
+    if status in (408, 409) or status >= 500:
+        raise RetryableError(f"{what}: Zendesk answered {status}")
+    raise PermanentError(f"{what}: Zendesk answered {status}: {detail}")

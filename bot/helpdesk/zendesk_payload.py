@@ -1,0 +1,97 @@
+"""Zendesk's shapes, both ways: JSON -> domain values, and the one ticket update. Pure.
+
+https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from bot.domain import Organization, PastTicket, Person, Ticket, TicketUpdate
+
+# Zendesk has four priorities; ours has five (1 most urgent).
+PRIORITY_TO_ZENDESK = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "low"}
+
+
+def update_payload(ticket: Ticket, update: TicketUpdate, keep: frozenset[str] = frozenset()) -> dict:
+    """The body of `PUT /api/v2/tickets/{id}` (inside `{"ticket": ...}`).
+
+    - `comment.public` is always sent: a new comment inherits the previous one's visibility
+      when the key is absent, and the bot must never post publicly.
+    - `tags` replaces the whole list, so the ticket's current tags are merged in.
+    - `safe_update` + `updated_stamp`: Zendesk answers 409 instead of applying if anyone
+      changed the ticket since we read it.
+    `keep` names fields (priority, group_id) an agent changed meanwhile: they are left out.
+    """
+    tags = list(dict.fromkeys([*ticket.tags, *update.add_tags]))
+    payload: dict = {
+        "comment": {"body": update.note, "public": False},
+        "tags": tags,
+        "safe_update": True,
+        "updated_stamp": ticket.updated_at,
+    }
+    if update.priority is not None and "priority" not in keep:
+        payload["priority"] = PRIORITY_TO_ZENDESK[update.priority]
+    if update.group_id is not None and "group_id" not in keep:
+        payload["group_id"] = update.group_id
+    return payload
+
+
+def parse_time(value: object) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _id(value: object) -> str | None:
+    return None if value in (None, "", 0, "0") else str(value)
+
+
+def ticket_from_json(data: dict) -> Ticket:
+    return Ticket(
+        id=str(data["id"]),
+        subject=data.get("subject") or data.get("raw_subject") or "",
+        description=data.get("description") or "",
+        status=data.get("status") or "new",
+        priority=data.get("priority"),
+        group_id=data.get("group_id"),
+        tags=tuple(data.get("tags") or ()),
+        requester_id=_id(data.get("requester_id")),
+        organization_id=_id(data.get("organization_id")),
+        created_at=parse_time(data.get("created_at")),
+        updated_at=data.get("updated_at"),
+    )
+
+
+def person_from_json(data: dict) -> Person:
+    return Person(
+        id=str(data["id"]),
+        name=data.get("name") or "",
+        email=data.get("email") or "",
+        tags=tuple(data.get("tags") or ()),
+        fields=dict(data.get("user_fields") or data.get("fields") or {}),
+        organization_id=_id(data.get("organization_id")),
+    )
+
+
+def organization_from_json(data: dict) -> Organization:
+    return Organization(
+        id=str(data["id"]),
+        name=data.get("name") or "",
+        tags=tuple(data.get("tags") or ()),
+        fields=dict(data.get("organization_fields") or data.get("fields") or {}),
+    )
+
+
+def past_ticket_from_json(data: dict) -> PastTicket:
+    return PastTicket(
+        id=str(data["id"]),
+        subject=data.get("subject") or "",
+        status=data.get("status") or "",
+        created_at=parse_time(data.get("created_at")) or datetime.min.replace(tzinfo=timezone.utc),
+        tags=tuple(data.get("tags") or ()),
+    )

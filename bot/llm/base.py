@@ -1,0 +1,45 @@
+"""The one interface the pipeline uses to talk to a language model.
+
+Prompt *building* is not done here (see `bot.prompts`); a provider receives ready requests:
+chat messages for a real model, plus the structured fields an offline engine needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from bot.domain import CustomerContext, Decision, DraftResult, Ticket, Triage, TriageResult
+
+Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
+
+
+@dataclass(frozen=True)
+class TriageRequest:
+    messages: Sequence[Message]  # system instructions first, delimited ticket text last
+    ticket: Ticket
+    context: CustomerContext
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    messages: Sequence[Message]
+    ticket: Ticket
+    context: CustomerContext
+    triage: Triage
+    decision: Decision
+    template_id: str  # e.g. "billing"
+    template_version: str  # e.g. "1"
+    max_words: int | None = None
+
+
+class LLM(Protocol):
+    """`triage` never raises for bad model output (it returns confidence 0 instead);
+    it raises `RetryableError` / `PermanentError` for transport failures."""
+
+    provider: str  # "offline" or "openai"
+    model: str
+
+    def triage(self, request: TriageRequest) -> TriageResult: ...
+
+    def draft(self, request: DraftRequest) -> DraftResult: ...

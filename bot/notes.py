@@ -1,0 +1,89 @@
+"""The internal notes agents read in the helpdesk. Pure: plain text in, plain text out.
+
+Zendesk renders a comment's `body` as plain text with line breaks kept, which reads well in the
+agent workspace and cannot be broken by HTML in the customer's words, so notes are plain text.
+"""
+
+from __future__ import annotations
+
+from bot.domain import CustomerContext, Decision, DraftResult, TriageResult
+from bot.policy import Policy
+from bot.rules import PRIORITY_WORDS
+
+DRAFT_START = "----- DRAFT REPLY: review and edit before sending -----"
+DRAFT_END = "----- END OF DRAFT -----"
+
+
+def format_triage_note(
+    decision: Decision,
+    triage_result: TriageResult,
+    draft: DraftResult,
+    context: CustomerContext,
+    policy: Policy,
+    prompt_version: str,
+    engine: str,
+) -> str:
+    triage = triage_result.triage
+    lines = [
+        "AI triage (internal note: nothing has been sent to the customer)",
+        "",
+        f"Category: {decision.category}",
+        f"Priority: {decision.priority} ({PRIORITY_WORDS[decision.priority]})"
+        + (f", raised from the model's {triage.priority}" if decision.priority != triage.priority else ""),
+        f"Confidence: {triage.confidence:.2f}"
+        + ("" if triage_result.valid else " (the model's answer was unusable: a human must triage)"),
+        f"Routed to: {_group_label(decision, policy)}",
+    ]
+    if decision.escalate:
+        lines.append("Escalated, because:")
+        lines.extend(f"  - {reason.detail}" for reason in decision.reasons)
+    else:
+        lines.append("Escalated: no")
+    lines.append(f"Customer: {describe_customer(context)}")
+    sentiment = triage.sentiment.label + (", frustrated" if triage.sentiment.frustrated else "")
+    lines.append(f"Sentiment: {sentiment}. Language: {triage.language}")
+    if triage.reasoning:
+        lines.append(f"Model's reasoning: {triage.reasoning}")
+    lines += [
+        "",
+        DRAFT_START,
+        draft.text.strip(),
+        DRAFT_END,
+        "",
+        "Sources: none. No approved help-center article was used: check every fact before sending.",
+        f"Prompt: {prompt_version}. Engine: {engine}, model {draft.model}. Policy: {policy.version}.",
+    ]
+    return "\n".join(lines)
+
+
+def format_failure_note(what_failed: str, attempts: int) -> str:
+    return "\n".join(
+        [
+            "AI triage failed (internal note: nothing was sent to the customer)",
+            "",
+            f"What failed: {what_failed}",
+            f"Attempts: {attempts}",
+            "This ticket needs to be triaged by hand. The failure is recorded in the bot's store.",
+        ]
+    )
+
+
+def describe_customer(context: CustomerContext) -> str:
+    parts = ["VIP" if context.is_vip else "standard tier"]
+    if context.account_status:
+        parts.append(f"account {context.account_status}")
+    if context.contacts_in_window:
+        topics = ", ".join(f"{cat} x{n}" for cat, n in sorted(context.topics.items()))
+        parts.append(
+            f"{context.contacts_in_window} earlier contact(s) in {context.window_days} days"
+            + (f" ({topics})" if topics else "")
+        )
+    else:
+        parts.append(f"no earlier contacts in {context.window_days} days")
+    return ", ".join(parts)
+
+
+def _group_label(decision: Decision, policy: Policy) -> str:
+    if decision.group_id is None:
+        return "no group change (no group configured for this case)"
+    return f"{decision.group_key} (group {decision.group_id})"

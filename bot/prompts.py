@@ -1,0 +1,200 @@
+"""Prompt templates (`config/prompts/*.yaml`, versioned) and the requests built from them. Pure.
+
+Ticket text is data, never instructions: it is placed last, between <ticket> tags, with any
+look-alike tags in it defused, and the model is never asked for routing, visibility or any other
+action, which the rules decide alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from bot.domain import (
+    CATEGORIES,
+    CustomerContext,
+    Decision,
+    Ticket,
+    Triage,
+)
+from bot.errors import SettingsError
+from bot.llm.base import DraftRequest, TriageRequest
+from bot.policy import Policy
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    version: str
+    instructions: str
+    category: str | None = None
+    max_words: int | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+
+@dataclass(frozen=True)
+class PromptLibrary:
+    triage: Template
+    draft_base: Template
+    by_category: Mapping[str, Template]
+
+    def for_category(self, category: str) -> Template:
+        return self.by_category[category]
+
+
+def load_prompts(directory: str | Path) -> PromptLibrary:
+    directory = Path(directory)
+    templates: dict[str, Template] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            template = Template(
+                id=str(raw["id"]),
+                version=str(raw["version"]),
+                instructions=str(raw["instructions"]).strip(),
+                category=raw.get("category"),
+                max_words=int(raw["max_words"]) if raw.get("max_words") else None,
+            )
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+            raise SettingsError(f"PROMPTS_DIR {path}: {exc!r}") from None
+        templates[template.id] = template
+    missing = [n for n in ("triage", "draft_base") if n not in templates]
+    by_category = {t.category: t for t in templates.values() if t.category}
+    missing += [c for c in CATEGORIES if c not in by_category]
+    if missing:
+        raise SettingsError(f"PROMPTS_DIR {directory}: missing templates for {missing}")
+    return PromptLibrary(templates["triage"], templates["draft_base"], by_category)
+
+
+_TAG_LOOKALIKE = re.compile(r"<\s*/?\s*(ticket|history)\b[^>]*>", re.IGNORECASE)
+
+
+def defuse(text: str) -> str:
+    """Neutralise anything in customer text that could close or open our data tags."""
+    return _TAG_LOOKALIKE.sub(lambda m: "[" + m.group(1).lower() + " tag removed]", text)
+
+
+def ticket_block(ticket: Ticket) -> str:
+    return (
+        "<ticket>\n"
+        f"Subject: {defuse(ticket.subject)}\n\n"
+        f"{defuse(ticket.description)}\n"
+        "</ticket>"
+    )
+
+
+def history_block(context: CustomerContext) -> str:
+    if not context.recent:
+        return "<history>\n(no earlier tickets)\n</history>"
+    lines = [
+        f"- {t.created_at:%Y-%m-%d} [{t.status}] {defuse(t.subject)}" for t in context.recent
+    ]
+    return "<history>\n" + "\n".join(lines) + "\n</history>"
+
+
+def customer_notes(context: CustomerContext, category: str | None = None) -> list[str]:
+    """What the drafter should know about the customer, in plain sentences we write."""
+    notes = []
+    if context.name:
+        notes.append(f"The customer's name is {context.name}.")
+    if context.is_vip:
+        notes.append(
+            "This is a VIP customer: acknowledge their importance to us, be especially "
+            "attentive, and say the ticket is being handled with priority."
+        )
+    if context.account_status == "trial":
+        notes.append(
+            "The customer is on a trial: where natural, mention in one sentence what a paid "
+            "plan adds for this need. No hard sell."
+        )
+    elif context.account_status:
+        notes.append(f"Account status: {context.account_status}.")
+    if category and context.topics.get(category):
+        count = context.topics[category]
+        notes.append(
+            f"They contacted us {count} time(s) about {category} in the last "
+            f"{context.window_days} days: acknowledge that they have been in touch before and "
+            "that we want to resolve it this time."
+        )
+    elif context.contacts_in_window:
+        notes.append(
+            f"They contacted us {context.contacts_in_window} time(s) in the last "
+            f"{context.window_days} days."
+        )
+    return notes
+
+
+def build_triage_request(
+    ticket: Ticket, context: CustomerContext, library: PromptLibrary, policy: Policy
+) -> TriageRequest:
+    system = library.triage.instructions.replace("{company}", policy.company_name)
+    user = "\n\n".join([history_block(context), ticket_block(ticket)])
+    return TriageRequest(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        ticket=ticket,
+        context=context,
+    )
+
+
+def build_draft_request(
+    ticket: Ticket,
+    context: CustomerContext,
+    triage: Triage,
+    decision: Decision,
+    library: PromptLibrary,
+    policy: Policy,
+) -> DraftRequest:
+    template = library.for_category(decision.category)
+    base = (
+        library.draft_base.instructions.replace("{company}", policy.company_name)
+        .replace("{tone}", policy.company_tone)
+        .replace("{language}", triage.language or "the customer's language")
+    )
+    limit = f"\nKeep the reply under {template.max_words} words." if template.max_words else ""
+    system = f"{base}\n\nFor this {decision.category} ticket: {template.instructions}{limit}"
+    context_lines = customer_notes(context, decision.category) or ["(nothing known)"]
+    sources = (
+        "Sources: none. No approved help-center article is available for this ticket, so "
+        "do not state facts that the ticket itself does not give."
+    )
+    user = "\n\n".join(
+        [
+            "Customer context:\n" + "\n".join(f"- {line}" for line in context_lines),
+            sources,
+            history_block(context),
+            ticket_block(ticket),
+            "Write the draft reply now.",
+        ]
+    )
+    return DraftRequest(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        ticket=ticket,
+        context=context,
+        triage=triage,
+        decision=decision,
+        template_id=template.id,
+        template_version=template.version,
+        max_words=template.max_words,
+    )
+
+
+def prompt_version(library: PromptLibrary, category: str) -> str:
+    """What the store records: every template that shaped this run, e.g. triage@1+billing@1."""
+    return f"{library.triage.ref}+{library.draft_base.ref}+{library.for_category(category).ref}"
+
+
+__all__ = [
+    "PromptLibrary",
+    "Template",
+    "build_draft_request",
+    "build_triage_request",
+    "load_prompts",
+    "prompt_version",
+]

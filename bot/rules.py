@@ -1,0 +1,123 @@
+"""Deterministic rules applied after the model. Pure: same inputs, same decision.
+
+The model's opinion is one input among others. It can add an escalation (`model_flagged`) but
+never remove one a rule made; routing, tags and visibility come only from the policy and the
+customer's record. Ticket text is matched against the policy's keyword lists, but nothing in it
+can change those lists or the precedence.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from bot.domain import CustomerContext, Decision, EscalationReason, Ticket, Triage, category_slug
+from bot.policy import Policy
+
+PRIORITY_WORDS = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "lowest"}
+
+
+def normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+@lru_cache(maxsize=256)
+def _keyword_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alternatives = sorted({normalise(w).strip() for w in words if w.strip()}, key=len, reverse=True)
+    # Whole words only, so "sue" does not fire inside "issue": the policy lists each form it
+    # means ("refund", "refunds", "refunded"). Phrases match across any run of whitespace.
+    body = "|".join(r"\s+".join(map(re.escape, w.split())) for w in alternatives)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+
+
+def find_keywords(text: str, words: tuple[str, ...]) -> list[str]:
+    pattern = _keyword_pattern(tuple(words))
+    if pattern is None:
+        return []
+    found: list[str] = []
+    for match in pattern.finditer(normalise(text)):
+        word = re.sub(r"\s+", " ", match.group(0))
+        if word not in found:
+            found.append(word)
+    return found
+
+
+def apply_rules(triage: Triage, ticket: Ticket, context: CustomerContext, policy: Policy) -> Decision:
+    text = f"{ticket.subject}\n{ticket.description}"
+    reasons: list[EscalationReason] = []
+
+    for code in ("security", "legal", "refund"):
+        found = find_keywords(text, policy.keywords.get(code, ()))
+        if found:
+            quoted = ", ".join(f'"{w}"' for w in found[:3])
+            reasons.append(EscalationReason(code, f"{_LABELS[code]}: mentions {quoted}"))
+    if context.is_vip:
+        reasons.append(EscalationReason("vip", "VIP customer"))
+    if triage.sentiment.frustrated:
+        reasons.append(EscalationReason("frustrated", "customer sounds frustrated"))
+    earlier = context.topics.get(triage.category, 0)
+    if earlier + 1 >= policy.repeat_contact_min:
+        reasons.append(
+            EscalationReason(
+                "repeat_contact",
+                f"repeat contact: {_ordinal(earlier + 1)} ticket about {triage.category} "
+                f"in {context.window_days} days",
+            )
+        )
+    if triage.confidence < policy.confidence_threshold:
+        reasons.append(
+            EscalationReason(
+                "low_confidence",
+                f"low confidence: {triage.confidence:.2f} is below {policy.confidence_threshold:.2f}",
+            )
+        )
+    if triage.escalate:
+        reasons.append(EscalationReason("model_flagged", "the model recommends a human look"))
+
+    reasons = _in_precedence(reasons, policy)
+    codes = {r.code for r in reasons}
+    priority = triage.priority
+    for code in codes:
+        priority = min(priority, policy.priority_ceiling.get(code, 5))
+
+    group_key, group_id = _route(codes, triage.category, policy)
+    tags = ["ai_triaged", f"ai_category_{category_slug(triage.category)}", f"ai_priority_{priority}"]
+    if reasons:
+        tags.append("ai_escalated")
+        tags.extend(f"ai_escalation_{r.code}" for r in reasons)
+    return Decision(
+        category=triage.category,
+        priority=priority,
+        escalate=bool(reasons),
+        reasons=tuple(reasons),
+        group_key=group_key,
+        group_id=group_id,
+        tags=tuple(tags),
+    )
+
+
+def _in_precedence(reasons: list[EscalationReason], policy: Policy) -> list[EscalationReason]:
+    order = {e.reason: i for i, e in enumerate(policy.escalations)}
+    return sorted(reasons, key=lambda r: order.get(r.code, len(order)))
+
+
+def _route(codes: set[str], category: str, policy: Policy) -> tuple[str | None, int | None]:
+    """The first reason in precedence order whose group is configured wins; else the category."""
+    for escalation in policy.escalations:
+        if escalation.reason in codes and escalation.group:
+            group_id = policy.groups.get(escalation.group)
+            if group_id is not None:
+                return escalation.group, group_id
+    group_id = policy.routing.get(category)
+    return (category if group_id is not None else None), group_id
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+_LABELS = {"security": "security", "legal": "legal", "refund": "refund request"}

@@ -1,0 +1,36 @@
+"""Builds the worker's dependencies from settings: the one place adapters are chosen."""
+
+from __future__ import annotations
+
+from bot.db import make_engine
+from bot.helpdesk import make_helpdesk
+from bot.llm import make_llm
+from bot.pipeline import Worker
+from bot.policy import load_policy
+from bot.prompts import load_prompts
+from bot.settings import Settings
+from bot.store import Store
+
+
+def build_worker(settings: Settings) -> Worker:
+    return Worker(
+        helpdesk=make_helpdesk(settings),
+        llm=make_llm(
+            settings.llm_provider,
+            api_key=settings.openai_api_key or None,
+            base_url=settings.openai_base_url or None,
+            model=settings.llm_model or None,
+            timeout=settings.llm_timeout,
+            offline_config=settings.offline_config,
+        ),
+        store=Store(make_engine(settings.database_url)),
+        policy=load_policy(settings.policy_file),
+        prompts=load_prompts(settings.prompts_dir),
+        settings=settings,
+    )
+
+
+def check_configuration(settings: Settings) -> None:
+    """Load everything a worker reads from files; raises SettingsError naming the problem."""
+    load_policy(settings.policy_file)
+    load_prompts(settings.prompts_dir)

@@ -1,0 +1,190 @@
+"""One settings object, read from the environment once at start-up and validated.
+
+Nothing else in the project reads `os.environ` for configuration: the app factory, the Celery
+app and the CLI each call `Settings.from_env()` when they start, and a missing or invalid
+setting stops start-up with a `SettingsError` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from bot.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+HELPDESKS = ("zendesk", "sample")
+LLM_PROVIDERS = ("offline", "openai")
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'bot.sqlite'}"
+
+
+def _default_broker_url() -> str:
+    # Celery's SQLAlchemy transport on a SQLite file: nothing else to install or start.
+    return f"sqla+sqlite:///{INSTANCE_DIR / 'broker.sqlite'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    helpdesk: str = "zendesk"
+    zendesk_subdomain: str = ""
+    zendesk_email: str = ""
+    zendesk_api_token: str = field(default="", repr=False)
+    zendesk_webhook_secret: str = field(default="", repr=False)
+    zendesk_url: str = ""  # overrides https://{subdomain}.zendesk.com for every API call
+    zendesk_bot_user_id: str = ""  # events caused by this user never trigger a run
+    zendesk_timeout: float = 20.0
+    webhook_max_skew: int = 300  # seconds a signature timestamp may be off
+    sample_helpdesk_file: str = ""  # for HELPDESK=sample (the demo)
+    database_url: str = field(default_factory=_default_database_url)
+    redis_url: str = ""
+    broker_url_override: str = ""  # BROKER_URL: any Celery broker URL, wins over REDIS_URL
+    task_max_retries: int = 5
+    task_retry_base: float = 10.0  # seconds; doubled each retry, with jitter
+    task_retry_max: float = 600.0
+    llm_provider: str = "offline"
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = ""
+    llm_model: str = ""
+    llm_timeout: float = 30.0
+    policy_file: str = str(PROJECT_ROOT / "config" / "policy.yaml")
+    prompts_dir: str = str(PROJECT_ROOT / "config" / "prompts")
+    offline_config: str = str(PROJECT_ROOT / "config" / "offline.yaml")
+    log_level: str = "INFO"
+
+    @property
+    def broker_url(self) -> str:
+        return self.broker_url_override or self.redis_url or _default_broker_url()
+
+    @property
+    def zendesk_base_url(self) -> str:
+        if self.zendesk_url:
+            return self.zendesk_url.rstrip("/")
+        return f"https://{self.zendesk_subdomain}.zendesk.com"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        defaults = cls()
+        settings = cls(
+            helpdesk=reader.choice("HELPDESK", HELPDESKS, defaults.helpdesk),
+            zendesk_subdomain=reader.text("ZENDESK_SUBDOMAIN"),
+            zendesk_email=reader.text("ZENDESK_EMAIL"),
+            zendesk_api_token=reader.text("ZENDESK_API_TOKEN"),
+            zendesk_webhook_secret=reader.text("ZENDESK_WEBHOOK_SECRET"),
+            zendesk_url=reader.url("ZENDESK_URL", schemes=("http", "https")),
+            zendesk_bot_user_id=reader.text("ZENDESK_BOT_USER_ID"),
+            zendesk_timeout=reader.number("ZENDESK_TIMEOUT", defaults.zendesk_timeout),
+            webhook_max_skew=int(reader.number("WEBHOOK_MAX_SKEW", defaults.webhook_max_skew)),
+            sample_helpdesk_file=reader.text("SAMPLE_HELPDESK_FILE")
+            or str(PROJECT_ROOT / "bot" / "demo" / "sample_helpdesk.json"),
+            database_url=reader.text("DATABASE_URL") or defaults.database_url,
+            redis_url=reader.url("REDIS_URL", schemes=("redis", "rediss")),
+            broker_url_override=reader.text("BROKER_URL"),
+            task_max_retries=int(reader.number("TASK_MAX_RETRIES", defaults.task_max_retries)),
+            task_retry_base=reader.number("TASK_RETRY_BASE", defaults.task_retry_base),
+            task_retry_max=reader.number("TASK_RETRY_MAX", defaults.task_retry_max),
+            llm_provider=reader.choice("LLM_PROVIDER", LLM_PROVIDERS, defaults.llm_provider),
+            openai_api_key=reader.text("OPENAI_API_KEY"),
+            openai_base_url=reader.url("OPENAI_BASE_URL", schemes=("http", "https")),
+            llm_model=reader.text("LLM_MODEL"),
+            llm_timeout=reader.number("LLM_TIMEOUT", defaults.llm_timeout),
+            policy_file=reader.text("POLICY_FILE") or defaults.policy_file,
+            prompts_dir=reader.text("PROMPTS_DIR") or defaults.prompts_dir,
+            offline_config=reader.text("OFFLINE_ENGINE_FILE") or defaults.offline_config,
+            log_level=reader.choice(
+                "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), defaults.log_level
+            ),
+        )
+        reader.raise_if_errors()
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        problems: list[str] = []
+        if self.helpdesk == "zendesk":
+            if not (self.zendesk_subdomain or self.zendesk_url):
+                problems.append("ZENDESK_SUBDOMAIN is not set (or set ZENDESK_URL)")
+            for name, value in (
+                ("ZENDESK_EMAIL", self.zendesk_email),
+                ("ZENDESK_API_TOKEN", self.zendesk_api_token),
+            ):
+                if not value:
+                    problems.append(f"{name} is not set")
+            if self.zendesk_url and urlsplit(self.zendesk_url).path not in ("", "/"):
+                # zenpy can only be redirected by host and scheme (ZENPY_FORCE_NETLOC/SCHEME).
+                problems.append("ZENDESK_URL must be scheme://host[:port] with no path")
+        if self.helpdesk in ("zendesk", "sample") and not self.zendesk_webhook_secret:
+            # Fail closed: without a secret no webhook could be verified.
+            problems.append("ZENDESK_WEBHOOK_SECRET is not set (webhooks cannot be verified)")
+        if self.helpdesk == "sample" and not Path(self.sample_helpdesk_file).is_file():
+            problems.append(f"SAMPLE_HELPDESK_FILE: no such file {self.sample_helpdesk_file}")
+        if self.llm_provider == "openai" and not self.openai_api_key:
+            problems.append("OPENAI_API_KEY is not set (required when LLM_PROVIDER=openai)")
+        for name, path in (
+            ("POLICY_FILE", self.policy_file),
+            ("OFFLINE_ENGINE_FILE", self.offline_config),
+        ):
+            if not Path(path).is_file():
+                problems.append(f"{name}: no such file {path}")
+        if not Path(self.prompts_dir).is_dir():
+            problems.append(f"PROMPTS_DIR: no such directory {self.prompts_dir}")
+        if self.task_max_retries < 0:
+            problems.append("TASK_MAX_RETRIES must be >= 0")
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+
+
+class _Reader:
+    """Collects every problem so start-up reports them all at once, each by name."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.errors: list[str] = []
+
+    def text(self, name: str) -> str:
+        return self.env.get(name, "").strip()
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name) or default
+        normalised = value.upper() if name == "LOG_LEVEL" else value.lower()
+        if normalised not in allowed:
+            self.errors.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+            return default
+        return normalised
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.errors.append(f"{name} must be a number, got {raw!r}")
+            return default
+        if value < 0:
+            self.errors.append(f"{name} must not be negative, got {raw!r}")
+            return default
+        return value
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str:
+        raw = self.text(name)
+        if raw:
+            parts = urlsplit(raw)
+            if parts.scheme not in schemes or not parts.netloc:
+                # The value is not echoed: URLs may carry passwords.
+                self.errors.append(f"{name} must be a {'/'.join(schemes)} URL with a host")
+                return ""
+        return raw
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise SettingsError("invalid settings: " + "; ".join(self.errors))

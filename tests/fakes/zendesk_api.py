@@ -1,0 +1,445 @@
+"""A stateful, in-memory fake of the Zendesk Support API for tests.
+
+Every request is checked against Zendesk's own OpenAPI file (openapi_validation.py); a
+violation is recorded in ``fake.spec_violations`` and answered 400. Two front-ends share one
+core (:meth:`FakeZendesk.handle`):
+
+* HTTP: ``with FakeZendesk() as fake:`` (or ``fake.serve()``) runs a threaded werkzeug server at
+  ``fake.base_url``; point zenpy at it with env ``ZENPY_FORCE_NETLOC=fake.netloc`` and
+  ``ZENPY_FORCE_SCHEME=http``.
+* ``responses``: ``fake.install(responses_mock, base_url="https://acme.zendesk.com")``.
+
+Order of checks per request: validate against the spec (violations are always recorded) ->
+401 without ``Authorization: Basic`` -> 404 for routes the fake lacks -> 400 SpecViolation ->
+injected failure (``fail_next``) -> injected delay -> the handler.
+"""
+from __future__ import annotations
+
+import copy
+import html
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from werkzeug.datastructures import Headers
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .openapi_validation import parse_json, spec_path, validate_zendesk_request, warm_up
+
+J = dict[str, Any]
+Result = tuple[int, dict[str, str], Any]
+NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
+CONFLICT = {"error": "UpdateConflict", "description": "Safe Update prevented the update due to outdated "
+            "ticket data. Please fetch the latest ticket data and try again."}
+_DEFAULT_ERRORS = {429: {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"},
+                   500: {"error": "InternalServerError"}, 503: {"error": "ServiceUnavailable"}}
+_TS = "%Y-%m-%dT%H:%M:%SZ"
+_USER_KEYS = ("id", "name", "email", "role", "tags", "user_fields", "organization_id")
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # as sent (zenpy adds ".json"); see .spec_path
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any  # the parsed body exactly as sent (e.g. whether comment.public was present)
+    status: int | None = None  # what the fake answered
+
+    @property
+    def spec_path(self) -> str:
+        return spec_path(self.path)
+
+
+@dataclass
+class _Rule:
+    method: str | None
+    path_re: re.Pattern
+    times: int | None
+    reply: Any = None  # (status, headers, body) for failures, seconds for delays, callable for hooks
+
+    def take(self, method: str | None, path: str) -> bool:
+        if self.times == 0 or (self.method not in (None, "*", method)) or not self.path_re.search(path):
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
+
+
+def _ts(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class FakeZendesk:
+    def __init__(self, bot_user_id: int = 1, bot_email: str = "triage-bot@example.com", validate: bool = True):
+        self._lock = threading.RLock()
+        self.bot_user_id = bot_user_id
+        self.validate = validate
+        self.users: dict[int, J] = {}
+        self.organizations: dict[int, J] = {}
+        self.tickets: dict[int, J] = {}
+        self.requests: list[RecordedRequest] = []
+        self.spec_violations: list[str] = []
+        self._failures: list[_Rule] = []
+        self._delays: list[_Rule] = []
+        self._before_put: list[_Rule] = []
+        self._clock = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+        self._seq = 1000
+        self._server = self._thread = None
+        self.add_user(bot_user_id, name="Triage Bot", email=bot_email, role="agent")
+        if validate:
+            warm_up()  # load the spec now (once per process), not inside a threaded request
+
+    # ---- seeding -------------------------------------------------------------------------
+    def add_user(self, id: int, name: str = "", email: str | None = None, tags: list[str] = (), user_fields: Mapping = None,
+                 organization_id: int | None = None, role: str = "end-user") -> J:
+        with self._lock:
+            self.users[id] = {"id": id, "name": name or f"User {id}", "email": email or f"user{id}@example.com", "role": role,
+                              "tags": list(tags), "user_fields": dict(user_fields or {}), "organization_id": organization_id}
+            return copy.deepcopy(self.users[id])
+
+    def add_organization(self, id: int, name: str = "", tags: list[str] = (), organization_fields: Mapping = None) -> J:
+        with self._lock:
+            self.organizations[id] = {"id": id, "name": name or f"Org {id}", "tags": list(tags),
+                                      "organization_fields": dict(organization_fields or {})}
+            return copy.deepcopy(self.organizations[id])
+
+    def add_ticket(self, id: int, subject: str = "", description: str = "", requester_id: int | None = None,
+                   organization_id: int | None = None, tags: list[str] = (), priority: str | None = None,
+                   group_id: int | None = None, status: str = "new", created_at: str | datetime | None = None,
+                   assignee_id: int | None = None, type: str | None = None, custom_fields: list[J] = ()) -> J:
+        with self._lock:
+            created = _ts(created_at) if created_at else self._tick()
+            self._clock = max(self._clock, created)
+            stamp = created.strftime(_TS)
+            self.tickets[id] = {
+                "id": id, "subject": subject, "description": description, "status": status, "priority": priority,
+                "type": type, "tags": list(dict.fromkeys(tags)), "group_id": group_id, "requester_id": requester_id,
+                "submitter_id": requester_id, "assignee_id": assignee_id, "organization_id": organization_id,
+                "created_at": stamp, "updated_at": stamp, "via": {"channel": "web"},
+                "custom_fields": [dict(cf) for cf in custom_fields],
+                "comments": [self._comment(description, None, True, requester_id, stamp)]}
+            return self.ticket(id)
+
+    # ---- test controls -------------------------------------------------------------------
+    def fail_next(self, method: str | None, path_regex: str, status: int, headers: Mapping[str, str] | None = None,
+                  body: Any = None, times: int | None = 1) -> None:
+        """The next ``times`` matching requests (None = all) get ``status`` instead of being handled."""
+        headers = dict(headers or {})
+        if status == 429:
+            headers.setdefault("Retry-After", "1")  # Zendesk always sends it with 429
+        reply = (status, headers, body if body is not None else _DEFAULT_ERRORS.get(status, {"error": f"HTTP {status}"}))
+        with self._lock:
+            self._failures.append(_Rule(method, re.compile(path_regex), times, reply))
+
+    def delay_next(self, method: str | None, path_regex: str, seconds: float, times: int | None = 1) -> None:
+        with self._lock:
+            self._delays.append(_Rule(method, re.compile(path_regex), times, seconds))
+
+    def on_before_put(self, callback: Callable[[int, J], None], times: int | None = 1) -> None:
+        """Run ``callback(ticket_id, request_json)`` before the next ``times`` writes to a ticket
+        (PUT ticket, tag writes), before the safe-update check: e.g. ``fake.agent_edit(...)``.
+        It runs under the fake's lock: call the fake's methods, not its HTTP server."""
+        with self._lock:
+            self._before_put.append(_Rule(None, re.compile(""), times, callback))
+
+    def agent_edit(self, ticket_id: int, tags_add: list[str] = (), tags_remove: list[str] = (), comment: str | None = None,
+                   public: bool = True, author_id: int | None = None, **fields: Any) -> str:
+        """Simulate a human agent changing the ticket (bumps ``updated_at``); returns the new stamp."""
+        with self._lock:
+            t = self.tickets[ticket_id]
+            t.update(fields)
+            t["tags"] = [x for x in dict.fromkeys([*t["tags"], *tags_add]) if x not in tags_remove]
+            t["updated_at"] = self._tick().strftime(_TS)
+            if comment is not None:
+                t["comments"].append(self._comment(comment, None, public, author_id or 2, t["updated_at"]))
+            return t["updated_at"]
+
+    # ---- assertions ----------------------------------------------------------------------
+    def ticket(self, id: int) -> J:
+        with self._lock:
+            return copy.deepcopy(self.tickets[id])
+
+    def count(self, method: str | None = None, path_prefix: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if (method is None or r.method == method.upper())
+                       and (path_prefix is None or r.path.startswith(path_prefix)))
+
+    def puts(self, ticket_id: int) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.method == "PUT" and r.spec_path == f"/api/v2/tickets/{ticket_id}"]
+
+    # ---- core ----------------------------------------------------------------------------
+    def handle(self, method: str, url: str, headers: Mapping[str, str] | None, body_bytes: bytes | str | None) -> Result:
+        """Answer one request: ``(status, headers, json_or_None)``."""
+        method = method.upper()
+        body_bytes = body_bytes.encode() if isinstance(body_bytes, str) else (body_bytes or b"")
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        hdrs = Headers(list((headers or {}).items()))
+        rec = RecordedRequest(method, parts.path, query, dict(hdrs.items()), parse_json(body_bytes))
+        violations = validate_zendesk_request(method, url, headers, body_bytes) if self.validate else []
+        with self._lock:
+            self.requests.append(rec)
+            self.spec_violations.extend(f"{method} {parts.path}: {v}" for v in violations)
+            delay = next((r.reply for r in self._delays if r.take(method, parts.path)), 0)
+        status, out_headers, payload = self._dispatch(method, parts, query, hdrs, rec.json, violations, delay)
+        rec.status = status
+        return status, {"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "699", **out_headers}, payload
+
+    def _dispatch(self, method, parts, query, hdrs, body, violations, delay) -> Result:
+        if not hdrs.get("Authorization", "").startswith("Basic "):
+            return 401, {}, {"error": "Couldn't authenticate you"}
+        route = next(((fn, m) for verbs, rx, fn in self._routes() if method in verbs
+                      for m in [re.fullmatch(rx + r"(?:\.json)?", parts.path)] if m), None)
+        if route is None:
+            return 404, {}, dict(NOT_FOUND)
+        if violations:
+            return 400, {}, {"error": "SpecViolation", "details": violations}
+        with self._lock:
+            failure = next((r.reply for r in self._failures if r.take(method, parts.path)), None)
+        if failure is not None:
+            return failure[0], dict(failure[1]), copy.deepcopy(failure[2])
+        if delay:
+            time.sleep(delay)
+        fn, m = route
+        with self._lock:
+            return fn(method, *[int(g) for g in m.groups()], query=query, body=body or {},
+                      base=f"{parts.scheme}://{parts.netloc}")
+
+    def _routes(self):
+        return ((("GET",), r"/api/v2/users/me", self._me),
+                (("GET",), r"/api/v2/users/(\d+)", self._user),
+                (("GET",), r"/api/v2/users/(\d+)/tickets/requested", self._requested),
+                (("GET",), r"/api/v2/organizations/(\d+)", self._organization),
+                (("GET", "PUT"), r"/api/v2/tickets/(\d+)", self._ticket_route),
+                (("GET",), r"/api/v2/tickets/(\d+)/comments", self._comments),
+                (("GET", "PUT", "POST", "DELETE"), r"/api/v2/tickets/(\d+)/tags", self._tags))
+
+    # ---- handlers (called with the lock held) --------------------------------------------
+    def _me(self, method, *, base, **_) -> Result:
+        return 200, {}, {"user": self._user_json(self.bot_user_id, base)}
+
+    def _user(self, method, uid, *, base, **_) -> Result:
+        return (200, {}, {"user": self._user_json(uid, base)}) if uid in self.users else (404, {}, dict(NOT_FOUND))
+
+    def _organization(self, method, oid, *, base, **_) -> Result:
+        if oid not in self.organizations:
+            return 404, {}, dict(NOT_FOUND)
+        return 200, {}, {"organization": self._org_json(oid, base)}
+
+    def _requested(self, method, uid, *, query, base, **_) -> Result:
+        if uid not in self.users:
+            return 404, {}, dict(NOT_FOUND)
+        key = query.get("sort_by") or "id"
+        found = sorted((t for t in self.tickets.values() if t["requester_id"] == uid),
+                       key=lambda t: (t.get(key) is not None, t.get(key) or 0, t["id"]),
+                       reverse=query.get("sort_order") == "desc")
+        page = self._paginate("tickets", [self._ticket_json(t, base) for t in found], query, base,
+                              f"/api/v2/users/{uid}/tickets/requested.json")
+        return 200, {}, {**page, **self._sideloads(found, query, base)}
+
+    def _comments(self, method, tid, *, query, base, **_) -> Result:
+        if tid not in self.tickets:
+            return 404, {}, dict(NOT_FOUND)
+        comments = [{**c, "type": "Comment", "plain_body": c["body"], "attachments": []} for c in self.tickets[tid]["comments"]]
+        if query.get("sort_order") == "desc" or query.get("sort") == "-created_at":
+            comments.reverse()
+        return 200, {}, self._paginate("comments", comments, query, base, f"/api/v2/tickets/{tid}/comments.json")
+
+    def _ticket_route(self, method, tid, *, query, body, base) -> Result:
+        if method == "GET" and tid in self.tickets:
+            t = self.tickets[tid]
+            return 200, {}, {"ticket": self._ticket_json(t, base), **self._sideloads([t], query, base)}
+        return self._update_ticket(tid, body, base) if method == "PUT" else (404, {}, dict(NOT_FOUND))
+
+    def _write_guard(self, tid, payload) -> Result | None:
+        for rule in self._before_put:
+            if rule.take(None, ""):
+                rule.reply(tid, payload)
+        if tid not in self.tickets:
+            return 404, {}, dict(NOT_FOUND)
+        if payload.get("safe_update"):
+            stamp = payload.get("updated_stamp")
+            try:
+                same = stamp is not None and _ts(stamp) == _ts(self.tickets[tid]["updated_at"])
+            except ValueError:
+                same = False
+            if not same:
+                return 409, {}, dict(CONFLICT)
+        return None
+
+    def _update_ticket(self, tid, body, base) -> Result:
+        upd = body.get("ticket") if isinstance(body.get("ticket"), dict) else {}
+        refused = self._write_guard(tid, upd)
+        if refused:
+            return refused
+        t, events = self.tickets[tid], []
+        for key in ("subject", "priority", "group_id", "assignee_id", "status", "type", "requester_id", "organization_id"):
+            if key in upd and upd[key] != t.get(key):
+                events.append(self._change(key, upd[key], t.get(key)))
+                t[key] = upd[key]
+        if "tags" in upd and list(dict.fromkeys(upd["tags"])) != t["tags"]:  # Zendesk: tags REPLACES
+            events.append(self._change("tags", list(dict.fromkeys(upd["tags"])), t["tags"]))
+            t["tags"] = events[-1]["value"]
+        for cf in upd.get("custom_fields") or []:
+            t["custom_fields"] = [c for c in t["custom_fields"] if c["id"] != cf["id"]] + [{"id": cf["id"], "value": cf.get("value")}]
+        stamp = self._tick().strftime(_TS)
+        comment = upd.get("comment") if isinstance(upd.get("comment"), dict) else None
+        if comment and (comment.get("body") or comment.get("html_body")):
+            c = self._comment(comment.get("body"), comment.get("html_body"), comment.get("public", True),
+                              comment.get("author_id") or self.bot_user_id, stamp)
+            t["comments"].append(c)
+            events.append({"id": c["id"], "type": "Comment", **{k: c[k] for k in ("body", "html_body", "public", "author_id")},
+                           "plain_body": c["body"], "attachments": []})
+        if events or upd.get("custom_fields"):  # a no-op update leaves updated_at alone
+            t["updated_at"] = stamp
+        audit = {"id": self._next(), "ticket_id": tid, "created_at": stamp, "author_id": self.bot_user_id,
+                 "metadata": {"system": {}, "custom": {}}, "via": {"channel": "api", "source": {"rel": None}}, "events": events}
+        return 200, {}, {"ticket": self._ticket_json(t, base), "audit": audit}
+
+    def _tags(self, method, tid, *, body, **_) -> Result:
+        if method != "GET":
+            refused = self._write_guard(tid, body)
+            if refused:
+                return refused
+        if tid not in self.tickets:
+            return 404, {}, dict(NOT_FOUND)
+        t, sent = self.tickets[tid], list(body.get("tags") or [])
+        new = {"GET": t["tags"], "POST": sent, "PUT": [*t["tags"], *sent],
+               "DELETE": [x for x in t["tags"] if x not in sent]}[method]
+        if list(dict.fromkeys(new)) != t["tags"]:
+            t["tags"], t["updated_at"] = list(dict.fromkeys(new)), self._tick().strftime(_TS)
+        return (204, {}, None) if method == "DELETE" else (201 if method == "POST" else 200, {}, {"tags": list(t["tags"])})
+
+    # ---- JSON shapes & helpers -----------------------------------------------------------
+    def _ticket_json(self, t: J, base: str) -> J:
+        out = {k: copy.deepcopy(v) for k, v in t.items() if k != "comments"}
+        return {**out, "raw_subject": t["subject"], "url": f"{base}/api/v2/tickets/{t['id']}.json"}
+
+    def _user_json(self, uid: int, base: str) -> J:
+        return {**copy.deepcopy({k: self.users[uid][k] for k in _USER_KEYS}), "url": f"{base}/api/v2/users/{uid}.json"}
+
+    def _org_json(self, oid: int, base: str) -> J:
+        return {**copy.deepcopy(self.organizations[oid]), "url": f"{base}/api/v2/organizations/{oid}.json"}
+
+    def _sideloads(self, tickets: list[J], query: Mapping[str, str], base: str) -> J:
+        include = {s.strip() for s in (query.get("include") or "").split(",")}
+        out: J = {}
+        if "users" in include:
+            ids = dict.fromkeys(t[k] for t in tickets for k in ("requester_id", "submitter_id", "assignee_id"))
+            out["users"] = [self._user_json(u, base) for u in ids if u in self.users]
+        if "organizations" in include:
+            ids = dict.fromkeys(t["organization_id"] for t in tickets)
+            out["organizations"] = [self._org_json(o, base) for o in ids if o in self.organizations]
+        return out
+
+    @staticmethod
+    def _paginate(key: str, items: list, query: Mapping[str, str], base: str, path: str) -> J:
+        rest = {k: v for k, v in query.items() if not k.startswith("page") and k != "per_page"}
+        if "page[size]" in query:  # cursor pagination (what zenpy asks for)
+            size, start = int(query["page[size]"]), int(query.get("page[after]") or 0)
+            more = start + size < len(items)
+            nxt = f"{base}{path}?" + urlencode({**rest, "page[size]": size, "page[after]": start + size}) if more else None
+            return {key: items[start:start + size], "meta": {"has_more": more, "after_cursor": str(start + size) if more
+                    else None, "before_cursor": str(start) if start else None}, "links": {"next": nxt, "prev": None}}
+        per, page = int(query.get("per_page") or 100), int(query.get("page") or 1)
+
+        def link(n):
+            return f"{base}{path}?" + urlencode({**rest, "per_page": per, "page": n})
+        return {key: items[(page - 1) * per: page * per], "count": len(items),
+                "next_page": link(page + 1) if page * per < len(items) else None,
+                "previous_page": link(page - 1) if page > 1 else None}
+
+    def _comment(self, body: str | None, html_body: str | None, public: bool, author_id: int | None, at: str) -> J:
+        body = body if body is not None else re.sub(r"<[^>]+>", "", html_body or "")
+        return {"id": self._next(), "body": body, "html_body": html_body or f"<p>{html.escape(body)}</p>",
+                "public": public, "author_id": author_id, "created_at": at}
+
+    def _change(self, field_name: str, value: Any, previous: Any) -> J:
+        return {"id": self._next(), "type": "Change", "field_name": field_name, "value": value, "previous_value": previous}
+
+    def _tick(self) -> datetime:
+        self._clock += timedelta(seconds=1)
+        return self._clock
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # ---- front-ends ----------------------------------------------------------------------
+    def install(self, rsps: Any, base_url: str = "https://acme.zendesk.com") -> Any:
+        """Route every request to ``base_url`` made under a ``responses`` mock (a RequestsMock
+        or the ``responses`` module itself) to this fake."""
+        import responses
+
+        class AnyMethod(responses.CallbackResponse):  # one registration for every verb
+            def matches(self, request):
+                if not self._url_matches(self.url, str(request.url)):
+                    return False, "URL does not match"
+                return self._req_attr_matches(self.match, request)
+
+        def callback(req):
+            status, hdrs, payload = self.handle(req.method, req.url, req.headers, req.body)
+            return status, hdrs, "" if payload is None else json.dumps(payload)
+        pattern = re.compile(re.escape(base_url.rstrip("/")) + r"/.*")
+        rsps.add(AnyMethod("GET", pattern, callback=callback, content_type="application/json"))
+        return rsps
+
+    def _wsgi(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        url = f"http://{environ.get('HTTP_HOST', self.netloc)}{environ.get('PATH_INFO', '')}"
+        url += f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""
+        status, hdrs, payload = self.handle(environ["REQUEST_METHOD"], url, headers, body)
+        data = b"" if payload is None else json.dumps(payload).encode()
+        if payload is not None:
+            hdrs["Content-Type"] = "application/json; charset=utf-8"
+        start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}",
+                       [*hdrs.items(), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def serve(self) -> "FakeZendesk":
+        """Start the HTTP front-end (127.0.0.1, free port) in a daemon thread; idempotent."""
+        if self._server is None:
+            self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-zendesk", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    @property
+    def netloc(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeZendesk HTTP server not started: call serve() or use it as a context manager")
+        return f"127.0.0.1:{self._server.server_port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.netloc}"
+
+    def __enter__(self) -> "FakeZendesk":
+        return self.serve()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # no per-request lines on stderr
+        pass
