@@ -58,12 +58,12 @@ def _is_vip(snapshot: TicketSnapshot, policy: Policy) -> bool:
     rule = policy.vip
     requester, organization = snapshot.requester, snapshot.organization
     if requester:
-        if set(requester.tags) & set(rule.user_tags):
+        if {t.lower() for t in requester.tags} & set(rule.user_tags):
             return True
         if _field_matches(requester.fields, rule.user_fields):
             return True
     if organization:
-        if set(organization.tags) & set(rule.organization_tags):
+        if {t.lower() for t in organization.tags} & set(rule.organization_tags):
             return True
         if _field_matches(organization.fields, rule.organization_fields):
             return True

@@ -213,3 +213,4 @@ class PublishResult:
     payload: Mapping[str, object]
     conflicts: int = 0  # 409s met and resolved by re-reading
     kept_agent_fields: tuple[str, ...] = ()  # fields an agent changed meanwhile, left alone
+    applied: bool = True  # False: the ticket already carried this update (another run's)

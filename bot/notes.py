@@ -47,7 +47,7 @@ def format_triage_note(
     lines += [
         "",
         DRAFT_START,
-        draft.text.strip(),
+        _without_markers(draft.text),
         DRAFT_END,
         "",
         "Sources: none. No approved help-center article was used: check every fact before sending.",
@@ -87,3 +87,10 @@ def _group_label(decision: Decision, policy: Policy) -> str:
     if decision.group_id is None:
         return "no group change (no group configured for this case)"
     return f"{decision.group_key} (group {decision.group_id})"
+
+
+def _without_markers(text: str) -> str:
+    """A draft cannot fake the end of the draft block (it may quote customer text)."""
+    return "\n".join(
+        line for line in text.strip().splitlines() if line.strip() not in (DRAFT_START, DRAFT_END)
+    )

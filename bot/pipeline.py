@@ -84,6 +84,11 @@ def process_run(run_id: int, worker: Worker) -> str:
         note=note, add_tags=decision.tags, priority=decision.priority, group_id=decision.group_id
     )
     result = worker.helpdesk.publish(snapshot.ticket, update)
+    if not result.applied:
+        worker.store.finish(
+            run_id, RunStatus.SKIPPED, error="another run updated the ticket first (seen after a 409)"
+        )
+        return RunStatus.SKIPPED
     worker.store.finish(
         run_id,
         RunStatus.SUCCEEDED,

@@ -76,67 +76,118 @@ def load_policy(path: str | Path) -> Policy:
         raise SettingsError(f"POLICY_FILE {path}: {exc}") from None
 
 
+KEYWORD_LISTS = ("security", "legal", "refund")
+
+
 def parse_policy(raw: object) -> Policy:
-    if not isinstance(raw, dict):
-        raise ValueError("the policy must be a mapping")
-    threshold = float(raw.get("confidence_threshold", 0.7))
+    raw = _section(raw, "the policy")
+    threshold = _number(raw.get("confidence_threshold", 0.7), "confidence_threshold", float)
     if not 0 <= threshold <= 1:
         raise ValueError("confidence_threshold must be between 0 and 1")
-    customer = raw.get("customer") or {}
-    vip = customer.get("vip") or {}
-    groups = {str(k): _group_id(v, f"groups.{k}") for k, v in (raw.get("groups") or {}).items()}
-    routing = {str(k): _group_id(v, f"routing.{k}") for k, v in (raw.get("routing") or {}).items()}
+    customer = _section(raw.get("customer"), "customer")
+    vip = _section(customer.get("vip"), "customer.vip")
+    groups = {
+        str(k): _group_id(v, f"groups.{k}") for k, v in _section(raw.get("groups"), "groups").items()
+    }
+    routing = {
+        str(k): _group_id(v, f"routing.{k}")
+        for k, v in _section(raw.get("routing"), "routing").items()
+    }
     unknown = set(routing) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"routing: unknown categories {sorted(unknown)}; use {list(CATEGORIES)}")
-    escalations = tuple(
-        Escalation(reason=str(item["reason"]), group=item.get("group"))
-        for item in raw.get("escalations") or ()
-    )
-    for item in escalations:
-        if item.reason not in REASON_CODES:
-            raise ValueError(f"escalations: unknown reason {item.reason!r}; use {REASON_CODES}")
-        if item.group is not None and item.group not in groups:
-            raise ValueError(f"escalations: group {item.group!r} is not defined in groups")
-    ceilings = {str(k): int(v) for k, v in (raw.get("priority_ceiling") or {}).items()}
+    escalations = []
+    for i, item in enumerate(raw.get("escalations") or ()):
+        item = _section(item, f"escalations[{i}]")
+        escalation = Escalation(reason=str(item.get("reason")), group=item.get("group"))
+        if escalation.reason not in REASON_CODES:
+            raise ValueError(
+                f"escalations: unknown reason {escalation.reason!r}; use {REASON_CODES}"
+            )
+        if escalation.group is not None and escalation.group not in groups:
+            raise ValueError(f"escalations: group {escalation.group!r} is not defined in groups")
+        escalations.append(escalation)
+    ceilings = {
+        str(k): _number(v, f"priority_ceiling.{k}", int)
+        for k, v in _section(raw.get("priority_ceiling"), "priority_ceiling").items()
+    }
     for reason, ceiling in ceilings.items():
         if reason not in REASON_CODES or not 1 <= ceiling <= 5:
             raise ValueError(f"priority_ceiling.{reason} must name a reason and be 1..5")
     keywords = {
-        str(k): tuple(str(word) for word in (v or ())) for k, v in (raw.get("keywords") or {}).items()
+        str(k): _strings(v) for k, v in _section(raw.get("keywords"), "keywords").items()
     }
-    company = raw.get("company") or {}
+    if set(keywords) - set(KEYWORD_LISTS):
+        # A misspelt list name would otherwise silently never match.
+        raise ValueError(
+            f"keywords: unknown lists {sorted(set(keywords) - set(KEYWORD_LISTS))}; "
+            f"use {list(KEYWORD_LISTS)}"
+        )
+    company = _section(raw.get("company"), "company")
+    repeat = _section(raw.get("repeat_contact"), "repeat_contact")
     return Policy(
         version=str(raw.get("version", "unversioned")),
         confidence_threshold=threshold,
         vip=VipRule(
-            organization_tags=_strings(vip.get("organization_tags")),
-            user_tags=_strings(vip.get("user_tags")),
-            user_fields={str(k): _strings(v) for k, v in (vip.get("user_fields") or {}).items()},
+            # Zendesk stores tags in lower case.
+            organization_tags=_strings(vip.get("organization_tags"), lower=True),
+            user_tags=_strings(vip.get("user_tags"), lower=True),
+            user_fields={
+                str(k): _strings(v)
+                for k, v in _section(vip.get("user_fields"), "customer.vip.user_fields").items()
+            },
             organization_fields={
-                str(k): _strings(v) for k, v in (vip.get("organization_fields") or {}).items()
+                str(k): _strings(v)
+                for k, v in _section(
+                    vip.get("organization_fields"), "customer.vip.organization_fields"
+                ).items()
             },
         ),
         account_status_field=customer.get("account_status_field"),
-        history_window_days=int(customer.get("history_window_days", 30)),
-        recent_interactions=int(customer.get("recent_interactions", 3)),
-        repeat_contact_min=int((raw.get("repeat_contact") or {}).get("min_contacts", 3)),
+        history_window_days=_number(
+            customer.get("history_window_days", 30), "customer.history_window_days", int
+        ),
+        recent_interactions=_number(
+            customer.get("recent_interactions", 3), "customer.recent_interactions", int
+        ),
+        repeat_contact_min=_number(repeat.get("min_contacts", 3), "repeat_contact.min_contacts", int),
         groups=groups,
         routing=routing,
         keywords=keywords,
-        escalations=escalations,
+        escalations=tuple(escalations),
         priority_ceiling=ceilings,
         company_name=str(company.get("name", "our company")),
         company_tone=str(company.get("tone", "friendly, clear and concise")),
     )
 
 
-def _strings(value: object) -> tuple[str, ...]:
+def _section(value: object, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _number(value: object, where: str, kind: type):
+    if isinstance(value, bool):
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be a number, got {value!r}") from None
+    if kind is int and number < 0:
+        raise ValueError(f"{where} must not be negative")
+    return number
+
+
+def _strings(value: object, lower: bool = False) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(item) for item in value)
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ValueError(f"expected a list of strings, got {type(value).__name__}")
+    return tuple(str(item).lower() if lower else str(item) for item in items)
 
 
 def _group_id(value: object, where: str) -> int | None:

@@ -103,7 +103,9 @@ def customer_notes(context: CustomerContext, category: str | None = None) -> lis
     """What the drafter should know about the customer, in plain sentences we write."""
     notes = []
     if context.name:
-        notes.append(f"The customer's name is {context.name}.")
+        # The name is the customer's own text (profile, email display name): data, one line.
+        name = " ".join(defuse(context.name).split())[:100]
+        notes.append(f"The customer's name is {name}.")
     if context.is_vip:
         notes.append(
             "This is a VIP customer: acknowledge their importance to us, be especially "

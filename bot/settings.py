@@ -8,6 +8,7 @@ setting stops start-up with a `SettingsError` naming it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -19,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 HELPDESKS = ("zendesk", "sample")
+_SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", re.IGNORECASE)
 LLM_PROVIDERS = ("offline", "openai")
 
 
@@ -104,11 +106,17 @@ class Settings:
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), defaults.log_level
             ),
         )
-        reader.raise_if_errors()
-        settings.validate()
+        problems = reader.errors + settings.problems()
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
         return settings
 
     def validate(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
         problems: list[str] = []
         if self.helpdesk == "zendesk":
             if not (self.zendesk_subdomain or self.zendesk_url):
@@ -137,10 +145,14 @@ class Settings:
                 problems.append(f"{name}: no such file {path}")
         if not Path(self.prompts_dir).is_dir():
             problems.append(f"PROMPTS_DIR: no such directory {self.prompts_dir}")
-        if self.task_max_retries < 0:
-            problems.append("TASK_MAX_RETRIES must be >= 0")
-        if problems:
-            raise SettingsError("invalid settings: " + "; ".join(problems))
+        if self.zendesk_subdomain and not _SUBDOMAIN.fullmatch(self.zendesk_subdomain):
+            problems.append(
+                "ZENDESK_SUBDOMAIN must be the subdomain alone (acme for acme.zendesk.com)"
+            )
+        for name, value in (("ZENDESK_TIMEOUT", self.zendesk_timeout), ("LLM_TIMEOUT", self.llm_timeout)):
+            if value <= 0:
+                problems.append(f"{name} must be more than 0 seconds")
+        return problems
 
 
 class _Reader:
@@ -185,6 +197,3 @@ class _Reader:
                 return ""
         return raw
 
-    def raise_if_errors(self) -> None:
-        if self.errors:
-            raise SettingsError("invalid settings: " + "; ".join(self.errors))

@@ -68,11 +68,15 @@ class ZendeskHelpdesk:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ZendeskHelpdesk:
+        # Process-wide, but a worker process serves one Zendesk account. Set or cleared, never
+        # inherited: reads (our session) and writes (zenpy) must reach the same host.
         if settings.zendesk_url:
             parts = urlsplit(settings.zendesk_url)
-            # Process-wide, but a worker process serves one Zendesk account.
             os.environ["ZENPY_FORCE_NETLOC"] = parts.netloc
             os.environ["ZENPY_FORCE_SCHEME"] = parts.scheme
+        else:
+            os.environ.pop("ZENPY_FORCE_NETLOC", None)
+            os.environ.pop("ZENPY_FORCE_SCHEME", None)
         session = requests.Session()
         for prefix in ("https://", "http://"):
             session.mount(prefix, HTTPAdapter(max_retries=0))
@@ -110,13 +114,13 @@ class ZendeskHelpdesk:
                 f"/api/v2/users/{ticket.requester_id}/tickets/requested.json",
                 sort_by="created_at",
                 sort_order="desc",
-                per_page=str(history_limit),
+                per_page=str(history_limit + 1),  # the current ticket is on it too
             )
             history = tuple(
                 shapes.past_ticket_from_json(t)
                 for t in past.get("tickets") or ()
                 if str(t.get("id")) != ticket.id
-            )
+            )[:history_limit]
         return TicketSnapshot(ticket, requester, organization, history)
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
@@ -140,19 +144,25 @@ class ZendeskHelpdesk:
     def publish(self, ticket: Ticket, update: TicketUpdate) -> PublishResult:
         original, current, keep = ticket, ticket, frozenset()
         for conflicts in range(MAX_CONFLICT_RETRIES + 1):
-            payload = shapes.update_payload(current, update, keep)
-            try:
-                self._put(current.id, payload)
-                return PublishResult(payload, conflicts, tuple(sorted(keep)))
-            except _Conflict:
-                log.info("ticket %s changed meanwhile (409): re-reading", current.id)
-                current = self.fetch_ticket(current.id)
+            if conflicts:
+                log.info("ticket %s changed meanwhile (409): re-reading", ticket.id)
+                current = self.fetch_ticket(ticket.id)
+                if set(update.add_tags) <= set(current.tags):
+                    # The change came from another run making this very update: writing
+                    # again would post a second note.
+                    return PublishResult({}, conflicts, applied=False)
                 # Whatever an agent set since our first read wins over the bot's suggestion.
                 keep = keep | {
                     name
                     for name in ("priority", "group_id")
                     if getattr(current, name) != getattr(original, name)
                 }
+            payload = shapes.update_payload(current, update, keep)
+            try:
+                self._put(current.id, payload)
+                return PublishResult(payload, conflicts, tuple(sorted(keep)))
+            except _Conflict:
+                continue
         raise RetryableError(
             f"ticket {ticket.id} kept changing: {MAX_CONFLICT_RETRIES + 1} updates refused (409)"
         )

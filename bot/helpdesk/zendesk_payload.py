@@ -24,12 +24,9 @@ def update_payload(ticket: Ticket, update: TicketUpdate, keep: frozenset[str] = 
     `keep` names fields (priority, group_id) an agent changed meanwhile: they are left out.
     """
     tags = list(dict.fromkeys([*ticket.tags, *update.add_tags]))
-    payload: dict = {
-        "comment": {"body": update.note, "public": False},
-        "tags": tags,
-        "safe_update": True,
-        "updated_stamp": ticket.updated_at,
-    }
+    payload: dict = {"comment": {"body": update.note, "public": False}, "tags": tags}
+    if ticket.updated_at:
+        payload.update(safe_update=True, updated_stamp=ticket.updated_at)
     if update.priority is not None and "priority" not in keep:
         payload["priority"] = PRIORITY_TO_ZENDESK[update.priority]
     if update.group_id is not None and "group_id" not in keep:

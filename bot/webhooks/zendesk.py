@@ -73,6 +73,8 @@ def parse(body: bytes, headers: Mapping[str, str]) -> TicketEvent:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidPayload(f"body is not valid UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidPayload("body is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidPayload("body must be a JSON object")
     delivery_id = headers.get(INVOCATION_HEADER) or None
@@ -123,13 +125,17 @@ def _parse_trigger(data: dict, delivery_id: str | None) -> TicketEvent:
     )
 
 
+MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers
+
+
 def _ticket_id(value: object, where: str) -> str:
     # Zendesk ids are integers, sent as strings in event payloads and in trigger placeholders.
     if isinstance(value, bool) or value is None:
         raise InvalidPayload(f"`{where}` is missing")
     text = str(value).strip()
-    if not text.isascii() or not text.isdigit() or int(text) <= 0:
-        raise InvalidPayload(f"`{where}` must be a positive integer id, got {text[:40]!r}")
+    # Length first: int() of thousands of digits is refused by Python itself.
+    if not text.isascii() or not text.isdigit() or len(text) > 25 or not 0 < int(text) <= MAX_ID:
+        raise InvalidPayload(f"`{where}` must be a positive 64-bit integer id, got {text[:40]!r}")
     return str(int(text))
 
 

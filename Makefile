@@ -1,0 +1,30 @@
+# Two commands on a fresh machine (Python 3.11+):
+#   make demo   - installs the runtime and runs the whole service on bundled sample tickets
+#   make test   - installs the test tools and runs the test suite (needs PostgreSQL and Redis)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+demo: $(VENV)/.runtime
+	$(PY) -m bot demo
+
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev
+	$(PY) bench/requests_per_ticket.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

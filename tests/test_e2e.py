@@ -1,0 +1,181 @@
+"""End to end: gunicorn and a Celery worker as real processes, real Redis and PostgreSQL, and
+ZENDESK_URL pointing at a stateful fake Zendesk that validates every request against Zendesk's
+own OpenAPI file."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from bot.db import upgrade
+from tests.conftest import WEBHOOK_SECRET, load_fixture, signed_headers
+from tests.fakes.zendesk_api import FakeZendesk
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+BROKER_DB = 13
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def zendesk():
+    fake = FakeZendesk()
+    fake.add_organization(8447346622462, name="Dust Inc")
+    fake.add_user(8447388090494, name="Jules Durand", organization_id=8447346622462)
+    with fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def stack(zendesk, postgres_server, redis_url, tmp_path_factory):
+    """Web and worker processes, started the way the Procfile starts them."""
+    schema = f"e2e_{os.getpid()}"
+    import psycopg
+
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    database_url = f"{postgres_server}?options=-csearch_path%3D{schema}"
+    upgrade(database_url)
+    broker_url = redis_url.rsplit("/", 1)[0] + f"/{BROKER_DB}"
+    redis.Redis.from_url(broker_url).flushdb()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ZENDESK_SUBDOMAIN": "acme",
+        "ZENDESK_URL": zendesk.base_url,
+        "ZENDESK_EMAIL": "bot@example.com",
+        "ZENDESK_API_TOKEN": "token",
+        "ZENDESK_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": broker_url,
+        "LLM_PROVIDER": "offline",
+        "TASK_MAX_RETRIES": "2",
+        "TASK_RETRY_BASE": "0.2",
+        "PYTHONPATH": str(ROOT),
+    }
+    logs = tmp_path_factory.mktemp("e2e")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+             "bot:create_app()"],
+            env=env, cwd=ROOT, stdout=open(logs / "web.log", "wb"), stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "threads",
+             "--concurrency", "4", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+            env=env, cwd=ROOT, stdout=open(logs / "worker.log", "wb"), stderr=subprocess.STDOUT,
+        ),
+    ]
+    base = f"http://127.0.0.1:{port}"
+
+    def ready():
+        try:
+            return requests.get(f"{base}/readyz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(ready, 60, "the web process to be ready")
+        wait_for(lambda: b"ready." in (logs / "worker.log").read_bytes(), 60, "the worker")
+        yield base
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=20)
+        for name in ("web.log", "worker.log"):  # shown by pytest when a test failed
+            print(f"--- {name} ---\n" + (logs / name).read_text(errors="replace")[-4000:])
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def deliver(base: str, body: bytes, invocation: str) -> int:
+    response = requests.post(f"{base}/webhooks/zendesk", data=body,
+                             headers=signed_headers(body, invocation=invocation), timeout=15)
+    return response.status_code
+
+
+def test_new_ticket_delivered_many_times_gets_exactly_one_update(stack, zendesk):
+    zendesk.add_ticket(5158, subject="Cannot login to mobile app",
+                       description="I cannot log in to the mobile app, the password reset email never arrives.",
+                       requester_id=8447388090494, organization_id=8447346622462,
+                       tags=["mobile", "login"], priority="normal")
+    body = load_fixture("zendesk/dust__event_ticket_created.json")
+    trigger = json.dumps({"ticket_id": "{{ticket.id}}".replace("{{ticket.id}}", "5158"),
+                          "event": "created"}).encode()
+    # The same invocation five times at once, then a trigger webhook for the same new ticket.
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        codes = list(pool.map(lambda _: deliver(stack, body, "inv-5158"), range(5)))
+    codes.append(deliver(stack, trigger, "inv-trigger-5158"))
+    assert sorted(codes) == [200, 200, 200, 200, 200, 202]
+
+    wait_for(lambda: zendesk.puts(5158), 30, "the worker's update")
+    time.sleep(2)  # room for a wrong second update to show up
+    (put,) = zendesk.puts(5158)
+    sent = put.json["ticket"]
+    assert sent["comment"]["public"] is False
+    assert sent["safe_update"] is True
+    ticket = zendesk.ticket(5158)
+    private = [c for c in ticket["comments"] if not c["public"]]
+    assert len(private) == 1 and "DRAFT REPLY" in private[0]["body"]
+    assert ticket["tags"][:2] == ["mobile", "login"]
+    assert {"ai_triaged", "ai_category_account_access"} <= set(ticket["tags"])
+    assert ticket["priority"] == sent["priority"] and ticket["group_id"] == sent["group_id"]
+    assert sent["group_id"] in (114, 101, 102, 103, 104)
+    assert zendesk.spec_violations == []
+
+
+def test_rate_limited_read_is_retried_after_retry_after(stack, zendesk):
+    zendesk.add_ticket(6001, subject="Invoice copy", description="Please send me a copy of my invoice.",
+                       requester_id=8447388090494)
+    zendesk.fail_next("GET", r"/api/v2/tickets/6001", 429, headers={"Retry-After": "1"})
+    body = json.dumps({"ticket_id": "6001", "event": "created"}).encode()
+    assert deliver(stack, body, "inv-6001") == 202
+    wait_for(lambda: zendesk.puts(6001), 30, "the update after the 429")
+    statuses = [r.status for r in zendesk.requests if r.path.startswith("/api/v2/tickets/6001")]
+    assert statuses[0] == 429 and statuses[-1] == 200
+    assert "ai_triaged" in zendesk.ticket(6001)["tags"]
+    assert zendesk.spec_violations == []
+
+
+def test_exhausted_retries_leave_ai_failed_and_a_note(stack, zendesk):
+    zendesk.add_ticket(6002, subject="Help", description="My card does not work.",
+                       requester_id=8447388090494, tags=["card"])
+    # Every attempt's full read fails (3 attempts: TASK_MAX_RETRIES=2); the failure note works.
+    zendesk.fail_next("GET", r"/api/v2/tickets/6002", 503, times=3,
+                      headers={"Retry-After": "0"})
+    body = json.dumps({"ticket_id": "6002", "event": "created"}).encode()
+    assert deliver(stack, body, "inv-6002") == 202
+    wait_for(lambda: zendesk.puts(6002), 60, "the failure note")
+    ticket = zendesk.ticket(6002)
+    assert "ai_failed" in ticket["tags"] and "card" in ticket["tags"]
+    assert "ai_triaged" not in ticket["tags"]
+    (note,) = [c for c in ticket["comments"] if not c["public"]]
+    assert "AI triage failed" in note["body"] and "503" in note["body"]
+    assert zendesk.spec_violations == []

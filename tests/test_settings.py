@@ -1,0 +1,173 @@
+"""`Settings.from_env`: defaults, and every problem named at once without leaking secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SettingsError
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "tok-DO-NOT-LEAK-1234"
+SECRET = "whsec-DO-NOT-LEAK-5678"
+OPENAI_KEY = "sk-DO-NOT-LEAK-9012"
+ZENDESK_REQUIRED = ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_WEBHOOK_SECRET")
+
+
+# --- builders -------------------------------------------------------------------------------
+
+
+def env(**changes) -> dict[str, str]:
+    """A minimal valid Zendesk environment; a value of None removes the variable."""
+    base = {
+        "ZENDESK_SUBDOMAIN": "acme",
+        "ZENDESK_EMAIL": "bot@acme.test",
+        "ZENDESK_API_TOKEN": TOKEN,
+        "ZENDESK_WEBHOOK_SECRET": SECRET,
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def error(environ: dict[str, str]) -> str:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(environ)
+    message = str(info.value)
+    for secret in (TOKEN, SECRET, OPENAI_KEY):
+        assert secret not in message
+    return message
+
+
+# --- valid environments -------------------------------------------------------------------------
+
+
+def test_minimal_zendesk_environment():
+    settings = Settings.from_env(env())
+    assert settings.helpdesk == "zendesk"
+    assert settings.zendesk_subdomain == "acme"
+    assert settings.zendesk_email == "bot@acme.test"
+    assert settings.zendesk_api_token == TOKEN
+    assert settings.zendesk_webhook_secret == SECRET
+    assert settings.llm_provider == "offline"
+    assert settings.zendesk_base_url == "https://acme.zendesk.com"
+
+
+def test_defaults_put_database_and_broker_under_instance():
+    settings = Settings.from_env(env())
+    assert settings.database_url == f"sqlite:///{ROOT / 'instance' / 'bot.sqlite'}"
+    assert settings.broker_url == f"sqla+sqlite:///{ROOT / 'instance' / 'broker.sqlite'}"
+
+
+def test_redis_url_becomes_the_broker():
+    settings = Settings.from_env(env(REDIS_URL="redis://redis.internal:6379/0"))
+    assert settings.broker_url == "redis://redis.internal:6379/0"
+
+
+def test_broker_url_wins_over_redis_url():
+    settings = Settings.from_env(env(REDIS_URL="redis://redis.internal:6379/0",
+                                     BROKER_URL="amqp://guest@rabbit//"))
+    assert settings.broker_url == "amqp://guest@rabbit//"
+
+
+def test_database_url_is_taken_as_given():
+    url = "postgresql+psycopg://bot@db/bot"
+    assert Settings.from_env(env(DATABASE_URL=url)).database_url == url
+
+
+def test_environment_values_are_stripped():
+    settings = Settings.from_env(env(ZENDESK_EMAIL="  bot@acme.test \n", LLM_PROVIDER=" OFFLINE "))
+    assert settings.zendesk_email == "bot@acme.test"
+    assert settings.llm_provider == "offline"
+
+
+@pytest.mark.parametrize("url, base", [("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+                                       ("https://support.acme.test", "https://support.acme.test")])
+def test_zendesk_url_overrides_subdomain(url, base):
+    settings = Settings.from_env(env(ZENDESK_URL=url))
+    assert settings.zendesk_base_url == base
+    # and the subdomain is no longer required
+    assert Settings.from_env(env(ZENDESK_URL=url, ZENDESK_SUBDOMAIN=None)).zendesk_base_url == base
+
+
+def test_openai_with_key():
+    settings = Settings.from_env(env(LLM_PROVIDER="openai", OPENAI_API_KEY=OPENAI_KEY))
+    assert (settings.llm_provider, settings.openai_api_key) == ("openai", OPENAI_KEY)
+
+
+def test_sample_helpdesk_needs_no_zendesk_credentials():
+    settings = Settings.from_env({"HELPDESK": "sample", "ZENDESK_WEBHOOK_SECRET": SECRET})
+    assert settings.helpdesk == "sample"
+    assert Path(settings.sample_helpdesk_file).is_file()
+
+
+def test_sample_helpdesk_still_needs_the_webhook_secret():
+    message = error({"HELPDESK": "sample"})
+    assert "ZENDESK_WEBHOOK_SECRET" in message
+    for name in ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_SUBDOMAIN"):
+        assert name not in message
+
+
+def test_secrets_are_not_in_repr():
+    text = repr(Settings.from_env(env(LLM_PROVIDER="openai", OPENAI_API_KEY=OPENAI_KEY)))
+    for secret in (TOKEN, SECRET, OPENAI_KEY):
+        assert secret not in text
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ZENDESK_REQUIRED)
+def test_each_missing_required_setting_is_named(missing):
+    message = error(env(**{missing: None}))
+    assert missing in message
+    for other in set(ZENDESK_REQUIRED) - {missing}:
+        assert other not in message
+
+
+@pytest.mark.parametrize("missing", ZENDESK_REQUIRED)
+def test_blank_required_setting_counts_as_missing(missing):
+    assert missing in error(env(**{missing: "   "}))
+
+
+def test_all_missing_settings_are_reported_at_once():
+    message = error({})
+    for name in ZENDESK_REQUIRED:
+        assert name in message
+
+
+def test_all_parse_errors_are_reported_at_once():
+    message = error(env(LLM_PROVIDER="anthropic", ZENDESK_TIMEOUT="soon", REDIS_URL="http://x:1"))
+    for name in ("LLM_PROVIDER", "ZENDESK_TIMEOUT", "REDIS_URL"):
+        assert name in message
+
+
+def test_parse_errors_and_missing_settings_are_reported_together():
+    message = error(env(ZENDESK_TIMEOUT="soon", ZENDESK_EMAIL=None))
+    assert "ZENDESK_TIMEOUT" in message and "ZENDESK_EMAIL" in message
+
+
+@pytest.mark.parametrize(
+    "changes, named",
+    [
+        ({"LLM_PROVIDER": "anthropic"}, "LLM_PROVIDER"),
+        ({"HELPDESK": "freshdesk"}, "HELPDESK"),
+        ({"ZENDESK_TIMEOUT": "twenty"}, "ZENDESK_TIMEOUT"),
+        ({"ZENDESK_TIMEOUT": "-1"}, "ZENDESK_TIMEOUT"),
+        ({"REDIS_URL": "http://localhost:6379/0"}, "REDIS_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"ZENDESK_URL": "https://acme.zendesk.com/api/v2"}, "ZENDESK_URL"),
+        ({"ZENDESK_URL": "ftp://acme.zendesk.com"}, "ZENDESK_URL"),
+        ({"LLM_PROVIDER": "openai"}, "OPENAI_API_KEY"),
+        ({"POLICY_FILE": "/nonexistent/policy.yaml"}, "POLICY_FILE"),
+        ({"PROMPTS_DIR": "/nonexistent/prompts"}, "PROMPTS_DIR"),
+    ],
+)
+def test_invalid_values_are_named(changes, named):
+    assert named in error(env(**changes))
+
+
+def test_url_errors_do_not_echo_passwords():
+    message = error(env(REDIS_URL="http://:hunter2-pass@redis.internal:6379/0"))
+    assert "REDIS_URL" in message and "hunter2-pass" not in message
