@@ -13,6 +13,7 @@ from bot.settings import Settings
 from bot.store import Store
 
 __version__ = "0.1.0"
+MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -28,6 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = Flask(__name__)
+    # Webhook bodies are ids and a small envelope; refuse anything large before reading it
+    # (the signature can only be checked once the whole body is in memory).
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["bot"] = WebServices(
         settings=settings,
         store=Store(make_engine(settings.database_url)),

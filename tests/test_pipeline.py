@@ -209,3 +209,17 @@ def test_an_invalid_model_answer_sends_the_ticket_to_a_human(fake, worker):
     assert run.triage["valid"] is False and run.triage["confidence"] == 0
     assert "low_confidence" in [r["code"] for r in run.rules["reasons"]]
     assert "unusable" in fake.ticket(5158)["comments"][-1]["body"]
+
+
+def test_a_409_from_another_run_making_the_same_update_is_not_written_twice(fake, worker):
+    def another_run_gets_there_first(ticket_id, body):
+        fake.agent_edit(ticket_id, tags_add=body["tags"], comment="other run's note",
+                        public=False)
+
+    fake.on_before_put(another_run_gets_there_first)
+    run_id = accept(worker.store)
+    assert process_run(run_id, worker) == RunStatus.SKIPPED
+    assert [p.status for p in fake.puts(5158)] == [409]
+    private = [c for c in fake.ticket(5158)["comments"] if not c["public"]]
+    assert [c["body"] for c in private] == ["other run's note"]
+    assert "another run" in worker.store.get(run_id).error

@@ -124,3 +124,15 @@ def test_json_fields_round_trip(store):
     store.save(run_id, triage=triage, actions={"update": {"tags": ["a", "b"]}})
     run = store.get(run_id)
     assert run.triage == triage and run.actions["update"]["tags"] == ["a", "b"]
+
+
+def test_migrations_match_the_models(store):
+    """The schema Alembic builds is the one the ORM expects: no drift on either database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bot.db.models import Base
+
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []

@@ -169,3 +169,10 @@ def test_start_up_refuses_without_a_webhook_secret(database_url):
 
     with pytest.raises(SettingsError, match="ZENDESK_WEBHOOK_SECRET"):
         create_app(settings_for(database_url, "", ZENDESK_WEBHOOK_SECRET=""))
+
+
+def test_an_oversized_body_is_refused_before_anything_else(client, broker):
+    body = b'{"ticket_id": "1", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    response = post(client, body, signed_headers(body))
+    assert response.status_code == 413
+    assert queued_messages(broker[1]) == [] and runs_in(client) == 0

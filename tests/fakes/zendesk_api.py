@@ -1,8 +1,9 @@
 """A stateful, in-memory fake of the Zendesk Support API for tests.
 
 Every request is checked against Zendesk's own OpenAPI file (openapi_validation.py); a
-violation is recorded in ``fake.spec_violations`` and answered 400. Two front-ends share one
-core (:meth:`FakeZendesk.handle`):
+violation is recorded in ``fake.spec_violations`` and answered 400. Two front-ends
+(zendesk_http.py) share one core (:meth:`FakeZendesk.handle`); the JSON shapes and pagination
+are in zendesk_shapes.py:
 
 * HTTP: ``with FakeZendesk() as fake:`` (or ``fake.serve()``) runs a threaded werkzeug server at
   ``fake.base_url``; point zenpy at it with env ``ZENPY_FORCE_NETLOC=fake.netloc`` and
@@ -17,22 +18,20 @@ from __future__ import annotations
 
 import copy
 import html
-import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from werkzeug.datastructures import Headers
-from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .openapi_validation import parse_json, spec_path, validate_zendesk_request, warm_up
+from .zendesk_http import HttpFrontEnds
+from .zendesk_shapes import J, ZendeskShapes
 
-J = dict[str, Any]
 Result = tuple[int, dict[str, str], Any]
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
 CONFLICT = {"error": "UpdateConflict", "description": "Safe Update prevented the update due to outdated "
@@ -40,7 +39,6 @@ CONFLICT = {"error": "UpdateConflict", "description": "Safe Update prevented the
 _DEFAULT_ERRORS = {429: {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"},
                    500: {"error": "InternalServerError"}, 503: {"error": "ServiceUnavailable"}}
 _TS = "%Y-%m-%dT%H:%M:%SZ"
-_USER_KEYS = ("id", "name", "email", "role", "tags", "user_fields", "organization_id")
 
 
 @dataclass
@@ -76,7 +74,7 @@ def _ts(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class FakeZendesk:
+class FakeZendesk(HttpFrontEnds, ZendeskShapes):
     def __init__(self, bot_user_id: int = 1, bot_email: str = "triage-bot@example.com", validate: bool = True):
         self._lock = threading.RLock()
         self.bot_user_id = bot_user_id
@@ -91,7 +89,6 @@ class FakeZendesk:
         self._before_put: list[_Rule] = []
         self._clock = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
         self._seq = 1000
-        self._server = self._thread = None
         self.add_user(bot_user_id, name="Triage Bot", email=bot_email, role="agent")
         if validate:
             warm_up()  # load the spec now (once per process), not inside a threaded request
@@ -318,45 +315,7 @@ class FakeZendesk:
             t["tags"], t["updated_at"] = list(dict.fromkeys(new)), self._tick().strftime(_TS)
         return (204, {}, None) if method == "DELETE" else (201 if method == "POST" else 200, {}, {"tags": list(t["tags"])})
 
-    # ---- JSON shapes & helpers -----------------------------------------------------------
-    def _ticket_json(self, t: J, base: str) -> J:
-        out = {k: copy.deepcopy(v) for k, v in t.items() if k != "comments"}
-        return {**out, "raw_subject": t["subject"], "url": f"{base}/api/v2/tickets/{t['id']}.json"}
-
-    def _user_json(self, uid: int, base: str) -> J:
-        return {**copy.deepcopy({k: self.users[uid][k] for k in _USER_KEYS}), "url": f"{base}/api/v2/users/{uid}.json"}
-
-    def _org_json(self, oid: int, base: str) -> J:
-        return {**copy.deepcopy(self.organizations[oid]), "url": f"{base}/api/v2/organizations/{oid}.json"}
-
-    def _sideloads(self, tickets: list[J], query: Mapping[str, str], base: str) -> J:
-        include = {s.strip() for s in (query.get("include") or "").split(",")}
-        out: J = {}
-        if "users" in include:
-            ids = dict.fromkeys(t[k] for t in tickets for k in ("requester_id", "submitter_id", "assignee_id"))
-            out["users"] = [self._user_json(u, base) for u in ids if u in self.users]
-        if "organizations" in include:
-            ids = dict.fromkeys(t["organization_id"] for t in tickets)
-            out["organizations"] = [self._org_json(o, base) for o in ids if o in self.organizations]
-        return out
-
-    @staticmethod
-    def _paginate(key: str, items: list, query: Mapping[str, str], base: str, path: str) -> J:
-        rest = {k: v for k, v in query.items() if not k.startswith("page") and k != "per_page"}
-        if "page[size]" in query:  # cursor pagination (what zenpy asks for)
-            size, start = int(query["page[size]"]), int(query.get("page[after]") or 0)
-            more = start + size < len(items)
-            nxt = f"{base}{path}?" + urlencode({**rest, "page[size]": size, "page[after]": start + size}) if more else None
-            return {key: items[start:start + size], "meta": {"has_more": more, "after_cursor": str(start + size) if more
-                    else None, "before_cursor": str(start) if start else None}, "links": {"next": nxt, "prev": None}}
-        per, page = int(query.get("per_page") or 100), int(query.get("page") or 1)
-
-        def link(n):
-            return f"{base}{path}?" + urlencode({**rest, "per_page": per, "page": n})
-        return {key: items[(page - 1) * per: page * per], "count": len(items),
-                "next_page": link(page + 1) if page * per < len(items) else None,
-                "previous_page": link(page - 1) if page > 1 else None}
-
+    # ---- helpers -----------------------------------------------------------------------
     def _comment(self, body: str | None, html_body: str | None, public: bool, author_id: int | None, at: str) -> J:
         body = body if body is not None else re.sub(r"<[^>]+>", "", html_body or "")
         return {"id": self._next(), "body": body, "html_body": html_body or f"<p>{html.escape(body)}</p>",
@@ -372,74 +331,3 @@ class FakeZendesk:
     def _next(self) -> int:
         self._seq += 1
         return self._seq
-
-    # ---- front-ends ----------------------------------------------------------------------
-    def install(self, rsps: Any, base_url: str = "https://acme.zendesk.com") -> Any:
-        """Route every request to ``base_url`` made under a ``responses`` mock (a RequestsMock
-        or the ``responses`` module itself) to this fake."""
-        import responses
-
-        class AnyMethod(responses.CallbackResponse):  # one registration for every verb
-            def matches(self, request):
-                if not self._url_matches(self.url, str(request.url)):
-                    return False, "URL does not match"
-                return self._req_attr_matches(self.match, request)
-
-        def callback(req):
-            status, hdrs, payload = self.handle(req.method, req.url, req.headers, req.body)
-            return status, hdrs, "" if payload is None else json.dumps(payload)
-        pattern = re.compile(re.escape(base_url.rstrip("/")) + r"/.*")
-        rsps.add(AnyMethod("GET", pattern, callback=callback, content_type="application/json"))
-        return rsps
-
-    def _wsgi(self, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
-        if environ.get("CONTENT_TYPE"):
-            headers["Content-Type"] = environ["CONTENT_TYPE"]
-        url = f"http://{environ.get('HTTP_HOST', self.netloc)}{environ.get('PATH_INFO', '')}"
-        url += f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""
-        status, hdrs, payload = self.handle(environ["REQUEST_METHOD"], url, headers, body)
-        data = b"" if payload is None else json.dumps(payload).encode()
-        if payload is not None:
-            hdrs["Content-Type"] = "application/json; charset=utf-8"
-        start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}",
-                       [*hdrs.items(), ("Content-Length", str(len(data)))])
-        return [data]
-
-    def serve(self) -> "FakeZendesk":
-        """Start the HTTP front-end (127.0.0.1, free port) in a daemon thread; idempotent."""
-        if self._server is None:
-            self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-zendesk", daemon=True)
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    @property
-    def netloc(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeZendesk HTTP server not started: call serve() or use it as a context manager")
-        return f"127.0.0.1:{self._server.server_port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.netloc}"
-
-    def __enter__(self) -> "FakeZendesk":
-        return self.serve()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # no per-request lines on stderr
-        pass

@@ -1,0 +1,83 @@
+"""The pipeline with LLM_PROVIDER=openai, built from settings the way the worker builds it, against
+a local OpenAI-compatible server and the spec-validating fake Zendesk."""
+
+from __future__ import annotations
+
+import pytest
+import responses
+
+from bot.db.models import RunStatus
+from bot.domain import TicketEvent
+from bot.pipeline import process_run
+from bot.runtime import build_worker
+from bot.settings import Settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.zendesk_api import FakeZendesk
+
+TRIAGE = {
+    "category": "Bug report",
+    "priority": 2,
+    "escalate": False,
+    "confidence": 0.91,
+    "reasoning": "The export crashes on every attempt.",
+    "sentiment": {"label": "negative", "frustrated": False},
+    "language": "de",
+}
+DRAFT = "Hallo Jonas,\n\ndanke für Ihre Meldung. Können Sie uns die Version nennen?\n\nViele Grüße"
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.delenv("ZENPY_FORCE_NETLOC", raising=False)
+    monkeypatch.delenv("ZENPY_FORCE_SCHEME", raising=False)
+    fake = FakeZendesk()
+    fake.add_user(42, name="Jonas Weber")
+    fake.add_ticket(900, subject="Export stürzt ab", description="Der CSV-Export stürzt jedes Mal ab.",
+                    requester_id=42)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.install(rsps, base_url="https://acme.zendesk.com")
+        yield fake
+    assert fake.spec_violations == []
+
+
+@pytest.fixture
+def llm_server():
+    with FakeOpenAI() as server:
+        yield server
+
+
+def worker_for(database_url: str, llm_server: FakeOpenAI):
+    return build_worker(Settings.from_env({
+        "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@example.com",
+        "ZENDESK_API_TOKEN": "token", "ZENDESK_WEBHOOK_SECRET": "secret",
+        "DATABASE_URL": database_url, "LLM_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": llm_server.base_url, "LLM_MODEL": "gpt-test",
+    }))
+
+
+def test_openai_triage_and_draft_reach_the_note_and_the_store(fake, llm_server, database_url):
+    llm_server.enqueue_json(TRIAGE, usage=(300, 40))
+    llm_server.enqueue_content(DRAFT, usage=(500, 60))
+    worker = worker_for(database_url, llm_server)
+    run_id = worker.store.accept(TicketEvent("zendesk", "created", "900")).run_id
+
+    assert process_run(run_id, worker) == RunStatus.SUCCEEDED
+
+    triage_call, draft_call = llm_server.requests
+    assert triage_call["response_format"]["json_schema"]["strict"] is True
+    assert "<ticket>" in triage_call["messages"][-1]["content"]
+    assert "Der CSV-Export" in triage_call["messages"][-1]["content"]
+    # The draft prompt is the bug-report template, in the customer's language.
+    assert "Bug report ticket" in draft_call["messages"][0]["content"]
+    assert "(de)" in draft_call["messages"][0]["content"]
+
+    ticket = fake.ticket(900)
+    note = ticket["comments"][-1]
+    assert note["public"] is False and DRAFT in note["body"] and "Engine: openai" in note["body"]
+    assert ticket["group_id"] == 113 and ticket["priority"] == "high"
+    assert "ai_escalated" not in ticket["tags"]
+    run = worker.store.get(run_id)
+    assert (run.engine, run.model) == ("openai", "gpt-test")
+    assert (run.prompt_tokens, run.completion_tokens) == (800, 100)
+    assert run.prompt_version == "triage@1+draft_base@1+bug_report@1"
+    assert run.triage["confidence"] == 0.91 and run.triage["valid"] is True
