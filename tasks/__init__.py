@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 
 from celery import Celery, signals
 
@@ -25,6 +26,7 @@ class BotCelery(Celery):
 
 app = BotCelery("tasks")
 _worker = None
+_worker_lock = threading.Lock()  # the threads pool may start several tasks at once
 
 
 @signals.worker_init.connect
@@ -39,16 +41,18 @@ def _check_configuration(**_kwargs) -> None:
 def get_worker():
     """The pipeline's dependencies, built once per worker process on first use."""
     global _worker
-    if _worker is None:
-        from bot.runtime import build_worker
-        from bot.settings import Settings
+    with _worker_lock:
+        if _worker is None:
+            from bot.runtime import build_worker
+            from bot.settings import Settings
 
-        _worker = build_worker(Settings.from_env())
+            _worker = build_worker(Settings.from_env())
     return _worker
 
 
 def retry_delay(retries: int, base: float, cap: float, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter, or exactly what the vendor asked for."""
+    """What the vendor asked for (plus < 1 s, so retries don't arrive in lockstep), or else
+    exponential backoff with jitter: anywhere between half the base and base * 2**retries."""
     if retry_after is not None:
         return min(retry_after, cap) + random.uniform(0, 1)
     return random.uniform(base / 2, min(cap, base * (2**retries)))
