@@ -93,15 +93,13 @@ def _parse_event_subscription(data: dict, delivery_id: str | None) -> TicketEven
     detail = data.get("detail")
     if not isinstance(detail, dict):
         raise InvalidPayload("event has no `detail` object")
-    ticket_id = _ticket_id(detail.get("id"), "detail.id")
-    actor = detail.get("actor_id")
     return TicketEvent(
         helpdesk="zendesk",
         kind=kind,
-        ticket_id=ticket_id,
+        ticket_id=_ticket_id(detail.get("id"), "detail.id"),
         delivery_id=delivery_id,
-        event_id=str(data["id"]) if data.get("id") else None,
-        actor_id=str(actor) if actor not in (None, "") else None,
+        event_id=_optional_id(data.get("id")),
+        actor_id=_optional_id(detail.get("actor_id")),
     )
 
 
@@ -115,14 +113,18 @@ def _parse_trigger(data: dict, delivery_id: str | None) -> TicketEvent:
     kind = KINDS.get(raw_event)
     if kind is None:
         raise IgnoredEvent(f"trigger event not processed: {raw_event!r}")
-    actor = data.get("actor_id")
     return TicketEvent(
         helpdesk="zendesk",
         kind=kind,
         ticket_id=ticket_id,
         delivery_id=delivery_id,
-        actor_id=str(actor).strip() if actor not in (None, "") else None,
+        actor_id=_optional_id(data.get("actor_id")),
     )
+
+
+def _optional_id(value: object) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return text or None
 
 
 MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers
