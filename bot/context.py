@@ -27,7 +27,7 @@ def build_context(
     known_categories: Mapping[str, str] | None = None,
 ) -> CustomerContext:
     known = known_categories or {}
-    requester, organization = snapshot.requester, snapshot.organization
+    requester = snapshot.requester
     since = now - timedelta(days=policy.history_window_days)
     in_window = [
         t

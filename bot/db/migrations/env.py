@@ -1,5 +1,4 @@
 from alembic import context
-from sqlalchemy import pool
 
 from bot.db import make_engine
 from bot.db.models import Base
