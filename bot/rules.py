@@ -13,7 +13,7 @@ import unicodedata
 from functools import lru_cache
 
 from bot.domain import CustomerContext, Decision, EscalationReason, Ticket, Triage, category_slug
-from bot.policy import Policy
+from bot.policy import KEYWORD_LISTS, Policy
 
 PRIORITY_WORDS = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "lowest"}
 
@@ -49,7 +49,7 @@ def apply_rules(triage: Triage, ticket: Ticket, context: CustomerContext, policy
     text = f"{ticket.subject}\n{ticket.description}"
     reasons: list[EscalationReason] = []
 
-    for code in ("security", "legal", "refund"):
+    for code in KEYWORD_LISTS:
         found = find_keywords(text, policy.keywords.get(code, ()))
         if found:
             quoted = ", ".join(f'"{w}"' for w in found[:3])

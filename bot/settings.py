@@ -111,11 +111,6 @@ class Settings:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return settings
 
-    def validate(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise SettingsError("invalid settings: " + "; ".join(problems))
-
     def problems(self) -> list[str]:
         problems: list[str] = []
         if self.helpdesk == "zendesk":
