@@ -25,6 +25,7 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/requests_per_ticket.py
+	$(PY) bench/retrieval.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -10,9 +10,9 @@ from bot.errors import SettingsError
 from bot.settings import Settings
 
 
-def _settings() -> Settings:
+def _settings(services: bool = True) -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env(services=services)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -31,9 +31,15 @@ def db() -> None:
 def db_upgrade() -> None:
     from bot.db import upgrade
 
-    settings = _settings()
+    settings = _settings(services=False)
     upgrade(settings.database_url)
     click.echo("database is up to date")
+
+
+def _register_kb() -> None:
+    from bot.kb.cli import register
+
+    register(main, _settings)
 
 
 @main.command(help="Validate settings, policy and prompt templates, then exit.")
@@ -56,3 +62,6 @@ def demo(port: int, limit: int, timeout: float) -> None:
     from bot.demo.runner import run_demo
 
     sys.exit(run_demo(port=port, limit=limit, timeout=timeout))
+
+
+_register_kb()

@@ -167,6 +167,48 @@ class TriageResult:
 
 
 @dataclass(frozen=True)
+class SourceArticle:
+    """An approved help-center article given to the draft as source [number]."""
+
+    number: int  # 1-based, as cited in the draft: [1]
+    source: str  # knowledge source, e.g. "zendesk"
+    article_id: str
+    title: str
+    url: str
+    passage: str  # the article's most relevant passage: what the draft may rely on
+    relevance: float  # 0..1, see bot.kb.index
+    section: str = ""
+    locale: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "source": self.source,
+            "article_id": self.article_id,
+            "locale": self.locale,
+            "title": self.title,
+            "section": self.section,
+            "url": self.url,
+            "passage": self.passage,
+            "relevance": round(self.relevance, 4),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> "SourceArticle":
+        return cls(
+            number=int(data["number"]),
+            source=str(data["source"]),
+            article_id=str(data["article_id"]),
+            title=str(data["title"]),
+            url=str(data.get("url", "")),
+            passage=str(data.get("passage", "")),
+            relevance=float(data.get("relevance", 0.0)),
+            section=str(data.get("section", "")),
+            locale=str(data.get("locale", "")),
+        )
+
+
+@dataclass(frozen=True)
 class DraftResult:
     text: str
     model: str

@@ -6,7 +6,10 @@ agent workspace and cannot be broken by HTML in the customer's words, so notes a
 
 from __future__ import annotations
 
-from bot.domain import CustomerContext, Decision, DraftResult, TriageResult
+from typing import Sequence
+
+from bot.citations import check_citations
+from bot.domain import CustomerContext, Decision, DraftResult, SourceArticle, TriageResult
 from bot.policy import Policy
 from bot.rules import PRIORITY_WORDS
 
@@ -22,6 +25,7 @@ def format_triage_note(
     policy: Policy,
     prompt_version: str,
     engine: str,
+    sources: Sequence[SourceArticle] = (),
 ) -> str:
     triage = triage_result.triage
     lines = [
@@ -50,10 +54,35 @@ def format_triage_note(
         _without_markers(draft.text),
         DRAFT_END,
         "",
-        "Sources: none. No approved help-center article was used: check every fact before sending.",
+        *format_sources(draft.text, sources),
         f"Prompt: {prompt_version}. Engine: {engine}, model {draft.model}. Policy: {policy.version}.",
     ]
     return "\n".join(lines)
+
+
+def format_sources(draft_text: str, sources: Sequence[SourceArticle]) -> list[str]:
+    citations = check_citations(draft_text, len(sources))
+    if not sources:
+        lines = [
+            "Sources: none. No approved help-center article matched this ticket, so the draft "
+            "should state no policy: check every fact before sending."
+        ]
+    else:
+        lines = ["Sources given to the draft (approved help-center articles):"]
+        for source in sources:
+            where = f" ({source.section})" if source.section else ""
+            link = f" {source.url}" if source.url else ""
+            used = "cited" if source.number in citations.cited else "not cited"
+            lines.append(f"  [{source.number}] {source.title}{where}{link} [{used}]")
+        if not citations.cited:
+            lines.append("The draft cites none of them: check its facts before sending.")
+    if citations.unknown:
+        numbers = ", ".join(f"[{n}]" for n in citations.unknown)
+        lines.append(
+            f"Warning: the draft cites {numbers}, which is not a source listed here: "
+            "remove it or check the fact it supports."
+        )
+    return lines
 
 
 def format_failure_note(what_failed: str, attempts: int) -> str:

@@ -14,8 +14,18 @@ from typing import Callable
 
 from bot.context import build_context
 from bot.db.models import Run, RunStatus
-from bot.domain import DraftResult, Sentiment, Triage, TriageResult, TicketUpdate, Usage
+from bot.domain import (
+    DraftResult,
+    Sentiment,
+    SourceArticle,
+    Ticket,
+    TicketUpdate,
+    Triage,
+    TriageResult,
+    Usage,
+)
 from bot.helpdesk.base import Helpdesk
+from bot.kb.retrieval import KnowledgeBase
 from bot.llm.base import LLM
 from bot.notes import format_failure_note, format_triage_note
 from bot.policy import Policy
@@ -43,6 +53,7 @@ class Worker:
     policy: Policy
     prompts: PromptLibrary
     settings: Settings
+    knowledge: KnowledgeBase | None = None  # None: no help center, every draft is unsourced
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
@@ -62,23 +73,45 @@ def process_run(run_id: int, worker: Worker) -> str:
 
     known = _known_categories(worker.store, run.helpdesk, [t.id for t in snapshot.history])
     context = build_context(snapshot, worker.policy, worker.clock(), known)
-    triage_result, draft = _reuse_model_output(run)
+    triage_result, draft, sources = _reuse_model_output(run)
     if triage_result is None:
         triage_result = worker.llm.triage(
             build_triage_request(snapshot.ticket, context, worker.prompts, worker.policy)
         )
-    decision = apply_rules(triage_result.triage, snapshot.ticket, context, worker.policy)
+    if sources is None:
+        sources = find_sources(worker, snapshot.ticket, triage_result.triage)
+    decision = apply_rules(
+        triage_result.triage, snapshot.ticket, context, worker.policy, has_sources=bool(sources)
+    )
     if draft is None:
         draft = worker.llm.draft(
             build_draft_request(
-                snapshot.ticket, context, triage_result.triage, decision, worker.prompts, worker.policy
+                snapshot.ticket,
+                context,
+                triage_result.triage,
+                decision,
+                worker.prompts,
+                worker.policy,
+                sources=sources,
             )
         )
-        # Saved before the write: a retry after a Zendesk failure reuses it, no second LLM bill.
-        worker.store.save(run_id, **_model_fields(triage_result, draft, worker.llm))
+        # Saved before the write: a retry after a Zendesk failure reuses it (and the sources it
+        # was drafted from), no second LLM bill.
+        worker.store.save(
+            run_id,
+            **_model_fields(triage_result, draft, worker.llm),
+            sources=[source.as_dict() for source in sources],
+        )
     version = prompt_version(worker.prompts, decision.category)
     note = format_triage_note(
-        decision, triage_result, draft, context, worker.policy, version, worker.llm.provider
+        decision,
+        triage_result,
+        draft,
+        context,
+        worker.policy,
+        version,
+        worker.llm.provider,
+        sources=sources,
     )
     update = TicketUpdate(
         note=note, add_tags=decision.tags, priority=decision.priority, group_id=decision.group_id
@@ -120,6 +153,20 @@ def process_run(run_id: int, worker: Worker) -> str:
     return RunStatus.SUCCEEDED
 
 
+def find_sources(worker: Worker, ticket: Ticket, triage: Triage) -> tuple[SourceArticle, ...]:
+    """The approved articles the draft may rely on: none without a knowledge base."""
+    if worker.knowledge is None:
+        return ()
+    knowledge = worker.policy.knowledge
+    return worker.knowledge.sources_for(
+        ticket,
+        language=triage.language,
+        category_terms=knowledge.category_terms.get(triage.category, ""),
+        min_relevance=knowledge.min_relevance,
+        limit=knowledge.max_sources,
+    )
+
+
 def give_up(run_id: int, worker: Worker, what_failed: str) -> None:
     """Retries are exhausted or pointless: record it, and make it visible in the helpdesk."""
     run = worker.store.get(run_id)
@@ -158,9 +205,11 @@ def _model_fields(triage: TriageResult, draft: DraftResult, llm: LLM) -> dict:
     }
 
 
-def _reuse_model_output(run: Run) -> tuple[TriageResult | None, DraftResult | None]:
+def _reuse_model_output(
+    run: Run,
+) -> tuple[TriageResult | None, DraftResult | None, tuple[SourceArticle, ...] | None]:
     if not (run.triage and run.draft):
-        return None, None
+        return None, None, None
     data = run.triage
     triage = Triage(
         category=data["category"],
@@ -175,4 +224,5 @@ def _reuse_model_output(run: Run) -> tuple[TriageResult | None, DraftResult | No
     return (
         TriageResult(triage, model, Usage(), valid=data.get("valid", True), error=data.get("error")),
         DraftResult(run.draft, model, Usage()),
+        tuple(SourceArticle.from_dict(s) for s in run.sources or ()),
     )

@@ -23,6 +23,7 @@ REASON_CODES = (
     "frustrated",
     "repeat_contact",
     "low_confidence",
+    "no_source",
     "model_flagged",
 )
 
@@ -42,6 +43,19 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class KnowledgePolicy:
+    """How drafts are grounded in help-center articles (see bot.kb)."""
+
+    max_sources: int = 3  # articles given to the draft, best first
+    min_relevance: float = 0.3  # 0..1 (bot.kb.index): below it an article is not a source
+    default_language: str = "en"  # language of articles whose locale is not set
+    # Categories whose tickets are escalated (reason `no_source`) when no article qualifies.
+    escalate_without_source: frozenset[str] = frozenset()
+    # Words added to the retrieval query for a ticket of this category.
+    category_terms: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str
     confidence_threshold: float
@@ -57,6 +71,7 @@ class Policy:
     priority_ceiling: Mapping[str, int]  # reason -> most lenient priority allowed
     company_name: str
     company_tone: str
+    knowledge: KnowledgePolicy = KnowledgePolicy()
 
     def group_name(self, group_id: int | None) -> str | None:
         for name, gid in list(self.groups.items()) + list(self.routing.items()):
@@ -158,6 +173,42 @@ def parse_policy(raw: object) -> Policy:
         priority_ceiling=ceilings,
         company_name=str(company.get("name", "our company")),
         company_tone=str(company.get("tone", "friendly, clear and concise")),
+        knowledge=_knowledge(_section(raw.get("knowledge"), "knowledge")),
+    )
+
+
+def _knowledge(raw: dict) -> KnowledgePolicy:
+    defaults = KnowledgePolicy()
+    relevance = _number(raw.get("min_relevance", defaults.min_relevance), "knowledge.min_relevance", float)
+    if not 0 <= relevance <= 1:
+        raise ValueError("knowledge.min_relevance must be between 0 and 1")
+    escalate = {
+        str(k): v for k, v in _section(
+            raw.get("escalate_without_source"), "knowledge.escalate_without_source"
+        ).items()
+    }
+    terms = {
+        str(k): " ".join(_strings(v))
+        for k, v in _section(raw.get("category_terms"), "knowledge.category_terms").items()
+    }
+    for name, mapping in (("escalate_without_source", escalate), ("category_terms", terms)):
+        unknown = set(mapping) - set(CATEGORIES)
+        if unknown:
+            raise ValueError(
+                f"knowledge.{name}: unknown categories {sorted(unknown)}; use {list(CATEGORIES)}"
+            )
+    for category, value in escalate.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"knowledge.escalate_without_source.{category} must be true or false")
+    max_sources = _number(raw.get("max_sources", defaults.max_sources), "knowledge.max_sources", int)
+    if not 1 <= max_sources <= 10:
+        raise ValueError("knowledge.max_sources must be 1..10")
+    return KnowledgePolicy(
+        max_sources=max_sources,
+        min_relevance=relevance,
+        default_language=str(raw.get("default_language", defaults.default_language)).lower(),
+        escalate_without_source=frozenset(c for c, on in escalate.items() if on),
+        category_terms=terms,
     )
 
 

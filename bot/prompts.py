@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import yaml
 
@@ -18,6 +18,7 @@ from bot.domain import (
     CATEGORIES,
     CustomerContext,
     Decision,
+    SourceArticle,
     Ticket,
     Triage,
 )
@@ -73,7 +74,7 @@ def load_prompts(directory: str | Path) -> PromptLibrary:
     return PromptLibrary(templates["triage"], templates["draft_base"], by_category)
 
 
-_TAG_LOOKALIKE = re.compile(r"<\s*/?\s*(ticket|history)\b[^>]*>", re.IGNORECASE)
+_TAG_LOOKALIKE = re.compile(r"<\s*/?\s*(ticket|history|sources?)\b[^>]*>", re.IGNORECASE)
 
 
 def defuse(text: str) -> str:
@@ -97,6 +98,32 @@ def history_block(context: CustomerContext) -> str:
         f"- {t.created_at:%Y-%m-%d} [{t.status}] {defuse(t.subject)}" for t in context.recent
     ]
     return "<history>\n" + "\n".join(lines) + "\n</history>"
+
+
+NO_SOURCES = (
+    "Sources: none. No approved help-center article answers this ticket, so do not state "
+    "policy, prices, dates, steps or promises that the ticket itself does not give: say an "
+    "agent will confirm, and cite nothing."
+)
+
+
+def sources_block(sources: Sequence[SourceArticle]) -> str:
+    """Numbered approved articles: the only facts the draft may add, each cited as [n]."""
+    if not sources:
+        return NO_SOURCES
+    parts = [
+        "Sources: approved help-center articles. State facts only from these, and put the "
+        "source's number in square brackets after each sentence that relies on it, e.g. [1]. "
+        "Cite no other number. Where they do not cover the question, say an agent will confirm."
+    ]
+    body = []
+    for source in sources:
+        heading = f"[{source.number}] {defuse(source.title)}"
+        if source.url:
+            heading += f" ({source.url})"
+        body.append(f"{heading}\n{defuse(source.passage)}")
+    parts.append("<sources>\n" + "\n\n".join(body) + "\n</sources>")
+    return "\n".join(parts)
 
 
 def customer_notes(context: CustomerContext, category: str | None = None) -> list[str]:
@@ -152,6 +179,7 @@ def build_draft_request(
     decision: Decision,
     library: PromptLibrary,
     policy: Policy,
+    sources: Sequence[SourceArticle] = (),
 ) -> DraftRequest:
     template = library.for_category(decision.category)
     base = (
@@ -162,14 +190,10 @@ def build_draft_request(
     limit = f"\nKeep the reply under {template.max_words} words." if template.max_words else ""
     system = f"{base}\n\nFor this {decision.category} ticket: {template.instructions}{limit}"
     context_lines = customer_notes(context, decision.category) or ["(nothing known)"]
-    sources = (
-        "Sources: none. No approved help-center article is available for this ticket, so "
-        "do not state facts that the ticket itself does not give."
-    )
     user = "\n\n".join(
         [
             "Customer context:\n" + "\n".join(f"- {line}" for line in context_lines),
-            sources,
+            sources_block(sources),
             history_block(context),
             ticket_block(ticket),
             "Write the draft reply now.",
@@ -184,6 +208,7 @@ def build_draft_request(
         template_id=template.id,
         template_version=template.version,
         max_words=template.max_words,
+        sources=tuple(sources),
     )
 
 

@@ -12,6 +12,7 @@ from bot.errors import RetryableError
 from bot.settings import Settings
 
 PROCESS_TICKET = "tasks.process_ticket"
+SYNC_KNOWLEDGE = "tasks.sync_knowledge"
 QUEUE = "triage"
 
 
@@ -31,8 +32,23 @@ def configure(app: Celery, settings: Settings) -> Celery:
         broker_connection_timeout=3,
         broker_transport_options=_transport_options(settings.broker_url),
         worker_hijack_root_logger=False,
+        beat_schedule=_beat_schedule(settings),
     )
     return app
+
+
+def _beat_schedule(settings: Settings) -> dict:
+    """`celery -A tasks beat` keeps the knowledge base fresh: every KB_SYNC_INTERVAL seconds."""
+    if not (settings.kb_sources and settings.kb_sync_interval > 0):
+        return {}
+    return {
+        "sync-knowledge": {
+            "task": SYNC_KNOWLEDGE,
+            "schedule": float(settings.kb_sync_interval),
+            # A sync still waiting when the next one is due is dropped, not stacked up.
+            "options": {"queue": QUEUE, "expires": float(settings.kb_sync_interval)},
+        }
+    }
 
 
 def _transport_options(broker_url: str) -> dict:

@@ -45,7 +45,14 @@ def find_keywords(text: str, words: tuple[str, ...]) -> list[str]:
     return found
 
 
-def apply_rules(triage: Triage, ticket: Ticket, context: CustomerContext, policy: Policy) -> Decision:
+def apply_rules(
+    triage: Triage,
+    ticket: Ticket,
+    context: CustomerContext,
+    policy: Policy,
+    has_sources: bool = True,
+) -> Decision:
+    """`has_sources`: whether retrieval found an approved article for the draft."""
     text = f"{ticket.subject}\n{ticket.description}"
     reasons: list[EscalationReason] = []
 
@@ -73,6 +80,10 @@ def apply_rules(triage: Triage, ticket: Ticket, context: CustomerContext, policy
                 "low_confidence",
                 f"low confidence: {triage.confidence:.2f} is below {policy.confidence_threshold:.2f}",
             )
+        )
+    if not has_sources and triage.category in policy.knowledge.escalate_without_source:
+        reasons.append(
+            EscalationReason("no_source", "no approved help-center article answers this ticket")
         )
     if triage.escalate:
         reasons.append(EscalationReason("model_flagged", "the model recommends a human look"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from bot.db import make_engine
 from bot.helpdesk import make_helpdesk
+from bot.kb.retrieval import KnowledgeBase
+from bot.kb.store import ArticleStore
 from bot.llm import make_llm
 from bot.pipeline import Worker
 from bot.policy import load_policy
@@ -13,6 +15,8 @@ from bot.store import Store
 
 
 def build_worker(settings: Settings) -> Worker:
+    engine = make_engine(settings.database_url)
+    policy = load_policy(settings.policy_file)
     return Worker(
         helpdesk=make_helpdesk(settings),
         llm=make_llm(
@@ -23,10 +27,16 @@ def build_worker(settings: Settings) -> Worker:
             timeout=settings.llm_timeout,
             offline_config=settings.offline_config,
         ),
-        store=Store(make_engine(settings.database_url)),
-        policy=load_policy(settings.policy_file),
+        store=Store(engine),
+        policy=policy,
         prompts=load_prompts(settings.prompts_dir),
         settings=settings,
+        # Built lazily at the first ticket, and again whenever a sync changes the articles.
+        knowledge=KnowledgeBase(
+            ArticleStore(engine),
+            locales=settings.kb_locales,
+            default_language=policy.knowledge.default_language,
+        ),
     )
 
 

@@ -22,6 +22,7 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 HELPDESKS = ("zendesk", "sample")
 _SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", re.IGNORECASE)
 LLM_PROVIDERS = ("offline", "openai")
+KB_SOURCE_NAMES = ("zendesk", "intercom")
 
 
 def _default_database_url() -> str:
@@ -59,6 +60,12 @@ class Settings:
     policy_file: str = str(PROJECT_ROOT / "config" / "policy.yaml")
     prompts_dir: str = str(PROJECT_ROOT / "config" / "prompts")
     offline_config: str = str(PROJECT_ROOT / "config" / "offline.yaml")
+    kb_sources: tuple[str, ...] = ()  # help centers `kb sync` pulls from
+    kb_locales: tuple[str, ...] = ()  # only articles in these locales; () = every locale
+    kb_sync_interval: int = 3600  # seconds between scheduled syncs (celery beat); 0 = never
+    intercom_access_token: str = field(default="", repr=False)
+    intercom_api_url: str = "https://api.intercom.io"
+    intercom_timeout: float = 20.0
     log_level: str = "INFO"
 
     @property
@@ -72,7 +79,9 @@ class Settings:
         return f"https://{self.zendesk_subdomain}.zendesk.com"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, services: bool = True) -> Settings:
+        """`services=False` is for local tools (`db upgrade`, `kb import`, `kb eval`...): the
+        credentials of the helpdesk, the help centers and the LLM are then not required."""
         env = os.environ if environ is None else environ
         reader = _Reader(env)
         defaults = cls()
@@ -102,16 +111,54 @@ class Settings:
             policy_file=reader.text("POLICY_FILE") or defaults.policy_file,
             prompts_dir=reader.text("PROMPTS_DIR") or defaults.prompts_dir,
             offline_config=reader.text("OFFLINE_ENGINE_FILE") or defaults.offline_config,
+            kb_sources=reader.names(
+                "KB_SOURCES",
+                KB_SOURCE_NAMES,
+                # A Zendesk deployment grounds on its own Guide unless told otherwise.
+                ("zendesk",) if reader.text("HELPDESK").lower() in ("", "zendesk") else (),
+            ),
+            kb_locales=tuple(
+                l.strip().lower() for l in reader.text("KB_LOCALES").split(",") if l.strip()
+            ),
+            kb_sync_interval=int(reader.number("KB_SYNC_INTERVAL", defaults.kb_sync_interval)),
+            intercom_access_token=reader.text("INTERCOM_ACCESS_TOKEN"),
+            intercom_api_url=reader.url("INTERCOM_API_URL", schemes=("http", "https"))
+            or defaults.intercom_api_url,
+            intercom_timeout=reader.number("INTERCOM_TIMEOUT", defaults.intercom_timeout),
             log_level=reader.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), defaults.log_level
             ),
         )
-        problems = reader.errors + settings.problems()
+        problems = reader.errors + settings.problems(services)
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return settings
 
-    def problems(self) -> list[str]:
+    def problems(self, services: bool = True) -> list[str]:
+        problems: list[str] = self._service_problems() if services else []
+        for name, path in (
+            ("POLICY_FILE", self.policy_file),
+            ("OFFLINE_ENGINE_FILE", self.offline_config),
+        ):
+            if not Path(path).is_file():
+                problems.append(f"{name}: no such file {path}")
+        if not Path(self.prompts_dir).is_dir():
+            problems.append(f"PROMPTS_DIR: no such directory {self.prompts_dir}")
+        if self.zendesk_subdomain and not _SUBDOMAIN.fullmatch(self.zendesk_subdomain):
+            problems.append(
+                "ZENDESK_SUBDOMAIN must be the subdomain alone (acme for acme.zendesk.com)"
+            )
+        for name, value in (
+            ("ZENDESK_TIMEOUT", self.zendesk_timeout),
+            ("LLM_TIMEOUT", self.llm_timeout),
+            ("INTERCOM_TIMEOUT", self.intercom_timeout),
+        ):
+            if value <= 0:
+                problems.append(f"{name} must be more than 0 seconds")
+        return problems
+
+    def _service_problems(self) -> list[str]:
+        """Credentials and files needed to talk to the helpdesk, the help centers and the LLM."""
         problems: list[str] = []
         if self.helpdesk == "zendesk":
             if not (self.zendesk_subdomain or self.zendesk_url):
@@ -125,6 +172,20 @@ class Settings:
             if self.zendesk_url and urlsplit(self.zendesk_url).path not in ("", "/"):
                 # zenpy can only be redirected by host and scheme (ZENPY_FORCE_NETLOC/SCHEME).
                 problems.append("ZENDESK_URL must be scheme://host[:port] with no path")
+        if "zendesk" in self.kb_sources and self.helpdesk != "zendesk":
+            missing = [
+                name
+                for name, value in (
+                    ("ZENDESK_SUBDOMAIN or ZENDESK_URL", self.zendesk_subdomain or self.zendesk_url),
+                    ("ZENDESK_EMAIL", self.zendesk_email),
+                    ("ZENDESK_API_TOKEN", self.zendesk_api_token),
+                )
+                if not value
+            ]
+            if missing:
+                problems.append(f"KB_SOURCES has zendesk, which needs {', '.join(missing)}")
+        if "intercom" in self.kb_sources and not self.intercom_access_token:
+            problems.append("INTERCOM_ACCESS_TOKEN is not set (required when KB_SOURCES has intercom)")
         if self.helpdesk in ("zendesk", "sample") and not self.zendesk_webhook_secret:
             # Fail closed: without a secret no webhook could be verified.
             problems.append("ZENDESK_WEBHOOK_SECRET is not set (webhooks cannot be verified)")
@@ -132,21 +193,6 @@ class Settings:
             problems.append(f"SAMPLE_HELPDESK_FILE: no such file {self.sample_helpdesk_file}")
         if self.llm_provider == "openai" and not self.openai_api_key:
             problems.append("OPENAI_API_KEY is not set (required when LLM_PROVIDER=openai)")
-        for name, path in (
-            ("POLICY_FILE", self.policy_file),
-            ("OFFLINE_ENGINE_FILE", self.offline_config),
-        ):
-            if not Path(path).is_file():
-                problems.append(f"{name}: no such file {path}")
-        if not Path(self.prompts_dir).is_dir():
-            problems.append(f"PROMPTS_DIR: no such directory {self.prompts_dir}")
-        if self.zendesk_subdomain and not _SUBDOMAIN.fullmatch(self.zendesk_subdomain):
-            problems.append(
-                "ZENDESK_SUBDOMAIN must be the subdomain alone (acme for acme.zendesk.com)"
-            )
-        for name, value in (("ZENDESK_TIMEOUT", self.zendesk_timeout), ("LLM_TIMEOUT", self.llm_timeout)):
-            if value <= 0:
-                problems.append(f"{name} must be more than 0 seconds")
         return problems
 
 
@@ -181,6 +227,20 @@ class _Reader:
             self.errors.append(f"{name} must not be negative, got {raw!r}")
             return default
         return value
+
+    def names(self, name: str, allowed: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
+        """A comma-separated list of choices; `none` (or an empty value when set) means ()."""
+        if name not in self.env:
+            return default
+        raw = self.text(name).lower()
+        if raw in ("", "none"):
+            return ()
+        values = tuple(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            self.errors.append(f"{name} must list some of {', '.join(allowed)} (or none), got {raw!r}")
+            return default
+        return values
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str:
         raw = self.text(name)

@@ -12,7 +12,7 @@ import threading
 from celery import Celery, signals
 
 from bot.errors import PermanentError, RetryableError
-from bot.queue import PROCESS_TICKET, configure
+from bot.queue import PROCESS_TICKET, SYNC_KNOWLEDGE, configure
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +83,18 @@ def process_ticket(self, run_id: int) -> str:
         log.exception("run %s: unexpected error", run_id)
         give_up(run_id, worker, f"internal error: {type(exc).__name__}: {exc}")
         return "failed"
+
+
+@app.task(name=SYNC_KNOWLEDGE, ignore_result=True)
+def sync_knowledge(full: bool = False) -> dict:
+    """Scheduled by beat. Not retried: the next scheduled run picks up where this one stopped
+    (each page's cursor is saved), and the failure is kept per source (`kb status`)."""
+    from bot.kb.sources import make_sources
+    from bot.kb.sync import sync_all
+
+    worker = get_worker()
+    store = worker.knowledge.store
+    reports, errors = sync_all(make_sources(worker.settings), store, full=full)
+    for error in errors:
+        log.warning("knowledge sync failed: %s", error)
+    return {"synced": [r.as_dict() for r in reports], "errors": errors}

@@ -17,7 +17,9 @@ import pytest
 import redis
 import requests
 
-from bot.db import upgrade
+from bot.db import make_engine, upgrade
+from bot.kb.sources.files import load_articles
+from bot.kb.store import ArticleStore
 from tests.conftest import WEBHOOK_SECRET, load_fixture, signed_headers
 from tests.fakes.zendesk_api import FakeZendesk
 
@@ -62,6 +64,10 @@ def stack(zendesk, postgres_server, redis_url, tmp_path_factory):
         conn.execute(f'CREATE SCHEMA "{schema}"')
     database_url = f"{postgres_server}?options=-csearch_path%3D{schema}"
     upgrade(database_url)
+    # The help center the worker grounds its drafts in, as `python -m bot kb import` loads it.
+    ArticleStore(make_engine(database_url)).replace_all(
+        "help", load_articles(ROOT / "tests" / "fixtures" / "kb" / "help_center.jsonl", "help")
+    )
     broker_url = redis_url.rsplit("/", 1)[0] + f"/{BROKER_DB}"
     redis.Redis.from_url(broker_url).flushdb()
     port = _free_port()
@@ -178,4 +184,29 @@ def test_exhausted_retries_leave_ai_failed_and_a_note(stack, zendesk):
     assert "ai_triaged" not in ticket["tags"]
     (note,) = [c for c in ticket["comments"] if not c["public"]]
     assert "AI triage failed" in note["body"] and "503" in note["body"]
+    assert zendesk.spec_violations == []
+
+
+def test_drafts_cite_the_help_center_and_unanswered_tickets_escalate_no_source(stack, zendesk):
+    zendesk.add_ticket(7101, subject="How do I change the card for my subscription payment?",
+                       description="My card expired. How can I update the payment method so the "
+                       "next invoice is charged to my new card?", requester_id=8447388090494)
+    zendesk.add_ticket(7102, subject="Billing question about my invoice currency",
+                       description="Can I be invoiced in Swiss francs instead of euros?",
+                       requester_id=8447388090494)
+    for ticket_id in (7101, 7102):
+        body = json.dumps({"ticket_id": str(ticket_id), "event": "created"}).encode()
+        assert deliver(stack, body, f"inv-{ticket_id}") == 202
+    wait_for(lambda: zendesk.puts(7101) and zendesk.puts(7102), 30, "both updates")
+
+    grounded = zendesk.ticket(7101)
+    (note,) = [c["body"] for c in grounded["comments"] if not c["public"]]
+    assert "https://help.example.com/articles/101 [cited]" in note
+    assert "[1]" in note.split("----- END OF DRAFT -----")[0]
+    assert "ai_escalation_no_source" not in grounded["tags"]
+
+    unanswered = zendesk.ticket(7102)
+    (note,) = [c["body"] for c in unanswered["comments"] if not c["public"]]
+    assert "Sources: none. No approved help-center article matched this ticket" in note
+    assert {"ai_escalated", "ai_escalation_no_source"} <= set(unanswered["tags"])
     assert zendesk.spec_violations == []

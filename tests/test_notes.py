@@ -118,7 +118,7 @@ def test_sources_prompt_and_policy_versions_are_shown():
     text = note()
     assert "Sources: none" in text
     assert PROMPT in text
-    assert POLICY.version in text and "2026-11-22.1" in text
+    assert f"Policy: {POLICY.version}." in text
     # provenance is after the draft, not inside it
     assert text.index("Sources: none") > text.index(DRAFT_END)
 

@@ -108,7 +108,7 @@ def test_a_ticket_gets_one_private_note_with_tags_priority_and_group(fake, worke
     assert run.triage["category"] == "Billing"
     assert [r["code"] for r in run.rules["reasons"]][:2] == ["refund", "vip"]
     assert run.rules["policy_version"] == worker.policy.version
-    assert run.prompt_version == "triage@1+draft_base@1+billing@1"
+    assert run.prompt_version == "triage@1+draft_base@2+billing@1"
     assert run.engine == "offline" and run.model == "offline-keywords-v1"
     assert run.draft and run.draft in note["body"]
     assert run.latency_ms is not None and run.prompt_tokens == 0

@@ -79,5 +79,5 @@ def test_openai_triage_and_draft_reach_the_note_and_the_store(fake, llm_server, 
     run = worker.store.get(run_id)
     assert (run.engine, run.model) == ("openai", "gpt-test")
     assert (run.prompt_tokens, run.completion_tokens) == (800, 100)
-    assert run.prompt_version == "triage@1+draft_base@1+bug_report@1"
+    assert run.prompt_version == "triage@1+draft_base@2+bug_report@1"
     assert run.triage["confidence"] == 0.91 and run.triage["valid"] is True

@@ -33,7 +33,7 @@ def parse_error(raw) -> str:
 
 def test_shipped_policy_loads_with_documented_defaults():
     policy = load_policy(POLICY_FILE)
-    assert policy.version == "2026-11-22.1"
+    assert policy.version == "2026-11-22.2"
     assert policy.confidence_threshold == 0.7
     assert {k: policy.groups[k] for k in ("supervisor", "senior", "security", "empathy")} == {
         "supervisor": 101,

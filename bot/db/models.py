@@ -58,6 +58,7 @@ class Run(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
+    sources: Mapped[list | None] = mapped_column(JSON)  # help-center articles given to the draft
     actions: Mapped[dict | None] = mapped_column(JSON)  # the update sent to the helpdesk
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -80,3 +81,37 @@ class Delivery(Base):
     delivery_id: Mapped[str] = mapped_column(String(128))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KbArticle(Base):
+    """One approved help-center article in one locale, as the last sync or import saw it."""
+
+    __tablename__ = "kb_articles"
+    __table_args__ = (
+        UniqueConstraint("source", "article_id", "locale", name="uq_kb_articles_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    article_id: Mapped[str] = mapped_column(String(128))
+    locale: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    section: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))  # tells a real change from a re-send
+    source_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KbSource(Base):
+    """Each knowledge source's sync state. `revision` goes up whenever its articles change,
+    which is how workers know to rebuild their index."""
+
+    __tablename__ = "kb_sources"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

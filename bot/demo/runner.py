@@ -1,7 +1,8 @@
 """`python -m bot demo`: the real web and worker processes, on the embedded defaults.
 
 Starts gunicorn and a Celery worker (SQLite store, Celery's SQLAlchemy transport on a SQLite
-file, the offline engine, and the sample helpdesk instead of Zendesk), sends every sample ticket
+file, the offline engine, and the sample helpdesk instead of Zendesk), loads the bundled help
+center (the Arduino Help Center, CC BY-SA 4.0) as the knowledge base, sends every sample ticket
 as a signed Zendesk webhook over HTTP (plus duplicate deliveries, which must be absorbed), waits
 for the worker, and prints the decisions.
 """
@@ -25,11 +26,14 @@ import requests
 
 from bot.db import make_engine, upgrade
 from bot.db.models import RunStatus
+from bot.kb.sources.files import load_articles
+from bot.kb.store import ArticleStore
 from bot.settings import INSTANCE_DIR, PROJECT_ROOT
 from bot.store import Store
 from bot.webhooks.zendesk import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "sample_helpdesk.json"
+HELP_CENTER = Path(__file__).resolve().parent / "kb_arduino" / "articles.jsonl"
 
 
 def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
@@ -50,6 +54,13 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
     }
     upgrade(env["DATABASE_URL"])
+    imported = ArticleStore(make_engine(env["DATABASE_URL"])).replace_all(
+        "arduino", load_articles(HELP_CENTER, "arduino")
+    )
+    click.echo(
+        f"Knowledge base: {imported.added} articles of the Arduino Help Center "
+        "(CC BY-SA 4.0, see bot/demo/DATA_SOURCES.md)"
+    )
     tickets = json.loads(SAMPLE_FILE.read_text(encoding="utf-8"))["tickets"]
     tickets = tickets[:limit] if limit else tickets
     base = f"http://127.0.0.1:{port}"
@@ -147,7 +158,7 @@ def _wait_done(store: Store, timeout: float):
 
 def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
     subjects = {t["id"]: t["subject"] for t in tickets}
-    rows = [("Ticket", "Subject", "Category", "Pri", "Conf", "Group", "Escalation", "Status")]
+    rows = [("Ticket", "Subject", "Category", "Pri", "Conf", "Group", "Sources", "Escalation", "Status")]
     for run in runs:
         rules, triage = run.rules or {}, run.triage or {}
         rows.append(
@@ -158,6 +169,7 @@ def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
                 str(rules.get("priority", "-")),
                 f"{triage['confidence']:.2f}" if "confidence" in triage else "-",
                 str(rules.get("group_key") or "-"),
+                str(len(run.sources or ())),
                 ", ".join(r["code"] for r in rules.get("reasons", ())) or "-",
                 run.status,
             )
@@ -170,8 +182,16 @@ def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
             click.echo("  ".join("-" * width for width in widths))
     click.echo("")
     click.echo("Webhook answers: " + ", ".join(f"{n} x {code}" for code, n in answers.items()))
-    example = next((r for r in runs if r.rules and r.rules.get("escalate")), runs[0] if runs else None)
-    if example and example.actions:
+    grounded = max(
+        (r for r in runs if r.sources and r.actions),
+        key=lambda r: r.sources[0]["relevance"],
+        default=None,
+    )
+    unsourced = next(
+        (r for r in runs if r.actions and "no_source" in _codes(r)),
+        next((r for r in runs if r.rules and r.rules.get("escalate") and r.actions), None),
+    )
+    for example in filter(None, (grounded, unsourced)):
         update = example.actions["update"]
         click.echo(f"\nThe update the bot would send for ticket #{example.ticket_id} "
                    f"(PUT /api/v2/tickets/{example.ticket_id}):")
@@ -179,6 +199,10 @@ def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
         click.echo(json.dumps(fields, indent=2))
         click.echo(f"Internal note (public: {update['comment']['public']}):\n")
         click.echo(update["comment"]["body"])
+
+
+def _codes(run) -> list[str]:
+    return [r["code"] for r in (run.rules or {}).get("reasons", ())]
 
 
 def _cut(text: str, width: int) -> str:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from bot.domain import CustomerContext, Decision, DraftResult, Ticket, Triage, TriageResult
+from bot.domain import (
+    CustomerContext,
+    Decision,
+    DraftResult,
+    SourceArticle,
+    Ticket,
+    Triage,
+    TriageResult,
+)
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 
@@ -31,6 +39,7 @@ class DraftRequest:
     template_id: str  # e.g. "billing"
     template_version: str  # e.g. "1"
     max_words: int | None = None
+    sources: tuple[SourceArticle, ...] = ()  # numbered as the draft must cite them: [1], [2]
 
 
 class LLM(Protocol):

@@ -74,6 +74,8 @@ class OfflineEngine:
                 for code, words in language["stopwords"].items()
             }
             drafts = config["drafts"]
+            for key in ("from_source", "source_link", "after_source"):
+                str(drafts[key])  # fail at start-up, not at the first grounded draft
             self._drafts = drafts
             missing = [c for c in CATEGORIES if c not in drafts["categories"]]
             if missing:
@@ -198,15 +200,23 @@ class OfflineEngine:
             subject = subject[:77].rstrip() + "..."
         acknowledgement = t["acknowledgement"].format(subject=subject or t["no_subject"])
 
-        # (text, keep-priority): when over max_words, the lowest-priority extras go first.
-        body = [(acknowledgement, 5)]
+        # (text, keep-priority, starts a paragraph): over max_words, the lowest priority goes first.
+        body = [(acknowledgement, 5, False)]
         if ctx.topics.get(category, 0) >= 1:
-            body.append((t["repeat"], 2))
-        body.append((t["categories"][category], 6))
+            body.append((t["repeat"], 2, False))
+        source = request.sources[0] if request.sources else None
+        if source is not None:
+            excerpt = _excerpt(source.passage, int(t.get("excerpt_words", 70)))
+            body.append((t["from_source"].format(title=source.title, excerpt=excerpt), 7, True))
+            if source.url:
+                body.append((t["source_link"].format(url=source.url), 6, True))
+            body.append((t["after_source"], 4, True))
+        else:
+            body.append((t["categories"][category], 6, False))
         if ctx.is_vip:
-            body.append((t["vip"], 3))
+            body.append((t["vip"], 3, True))
         if ctx.account_status == "trial":
-            body.append((t["trial"], 1))
+            body.append((t["trial"], 1, True))
 
         text = self._compose(greeting, body, t["sign_off"])
         limit = request.max_words
@@ -220,7 +230,29 @@ class OfflineEngine:
 
     @staticmethod
     def _compose(greeting: str, body, sign_off: str) -> str:
-        return f"{greeting}\n\n{' '.join(s for s, _ in body)}\n\n{sign_off}"
+        paragraphs: list[list[str]] = []
+        for text, _priority, new_paragraph in body:
+            if new_paragraph or not paragraphs:
+                paragraphs.append([])
+            paragraphs[-1].append(text)
+        middle = "\n\n".join(" ".join(p) for p in paragraphs)
+        return f"{greeting}\n\n{middle}\n\n{sign_off}"
+
+
+def _excerpt(passage: str, words: int) -> str:
+    """The passage's opening, cut after a whole sentence when one ends within `words`."""
+    paragraphs = [p.strip() for p in passage.split("\n\n") if p.strip()]
+    if len(paragraphs) > 1 and len(paragraphs[0].split()) <= 10 and not paragraphs[0].endswith("."):
+        paragraphs = paragraphs[1:]  # a heading: the article's title already says it
+    text = " ".join(" ".join(p.split()) for p in paragraphs)
+    tokens = text.split()
+    if len(tokens) <= words:
+        return text
+    cut = " ".join(tokens[:words])
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    if end >= len(cut) // 3:
+        return cut[: end + 1]
+    return cut.rstrip(".,;:") + "..."
 
 
 def _count(text: str) -> int:

@@ -105,10 +105,15 @@ def apply_overlay(spec: dict) -> dict:
     return spec
 
 
+def read_spec_file(name: str) -> dict:
+    """A vendor file from shared/specs as a dict (a fresh copy on each call)."""
+    with open(specs_dir() / name, "rb") as fh:
+        return yaml.load(fh, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_spec_dict(overlay: bool = True) -> dict:
     """The vendor file as a dict (a fresh copy on each call), with the overlay unless told not to."""
-    with open(specs_dir() / SPEC_FILE, "rb") as fh:
-        spec = yaml.load(fh, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
+    spec = read_spec_file(SPEC_FILE)
     return apply_overlay(spec) if overlay else spec
 
 
@@ -126,11 +131,13 @@ def warm_up() -> None:
     validate_zendesk_request("GET", SPEC_HOST_URL + "/api/v2/users/me.json", {"Authorization": "Basic eDp5"}, None)
 
 
-class _SpecRequest:
-    """openapi-core's ``Request`` protocol for a raw (method, url, headers, body) tuple."""
+class SpecRequest:
+    """openapi-core's ``Request`` protocol for a raw (method, url, headers, body) tuple, as if
+    sent to ``host_url`` (the spec's server: the real host of a fake is irrelevant)."""
 
-    def __init__(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes | None):
-        self.host_url = SPEC_HOST_URL
+    def __init__(self, method: str, path: str, query: str, headers: Mapping[str, str],
+                 body: bytes | None, host_url: str = SPEC_HOST_URL):
+        self.host_url = host_url
         self.path = path
         self.method = method.lower()
         self.parameters = RequestParameters(
@@ -189,7 +196,7 @@ def validate_zendesk_request(
     if isinstance(body_bytes, str):
         body_bytes = body_bytes.encode()
     parts = urlsplit(url)
-    request = _SpecRequest(method, spec_path(url), parts.query, headers or {}, body_bytes)
+    request = SpecRequest(method, spec_path(url), parts.query, headers or {}, body_bytes)
     if request.body is not None and "json" in request.content_type:
         try:
             json.loads(request.body)

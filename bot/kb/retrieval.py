@@ -1,0 +1,110 @@
+"""Retrieval in the pipeline: the query made from a ticket, and the sources chosen for it.
+
+`KnowledgeBase` holds the index a worker loaded; before each search it asks the store for its
+revision (one small query) and rebuilds the index when a sync or an import changed anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Iterable
+
+from bot.domain import SourceArticle, Ticket
+from bot.kb.index import Hit, Index, IndexParams
+from bot.kb.model import Article
+from bot.kb.store import ArticleStore
+
+log = logging.getLogger(__name__)
+
+QUERY_WORDS = 250  # a ticket's opening says what it is about; signatures and logs follow
+_QUOTED = re.compile(r"^\s*>.*$", re.MULTILINE)
+
+
+def build_query(ticket: Ticket, category_terms: str = "") -> str:
+    """Subject (twice: it is the customer's own summary), the body's opening without quoted
+    earlier mail, and the policy's words for the ticket's category."""
+    body = " ".join(_QUOTED.sub("", ticket.description).split()[:QUERY_WORDS])
+    return "\n".join(part for part in (ticket.subject, ticket.subject, body, category_terms) if part)
+
+
+def choose_sources(hits: Iterable[Hit], min_relevance: float, limit: int) -> tuple[SourceArticle, ...]:
+    chosen = [hit for hit in hits if hit.relevance >= min_relevance][:limit]
+    return tuple(
+        SourceArticle(
+            number=i,
+            source=hit.article.source,
+            article_id=hit.article.article_id,
+            title=hit.article.title,
+            url=hit.article.url,
+            passage=hit.passage.text,
+            relevance=hit.relevance,
+            section=hit.article.section,
+            locale=hit.article.locale,
+        )
+        for i, hit in enumerate(chosen, start=1)
+    )
+
+
+class KnowledgeBase:
+    """The worker's index over the store's articles, rebuilt when the store changes."""
+
+    def __init__(
+        self,
+        store: ArticleStore | None = None,
+        *,
+        locales: Iterable[str] = (),
+        default_language: str = "en",
+        params: IndexParams | None = None,
+        articles: Iterable[Article] | None = None,
+    ):
+        self.store = store
+        self.locales = tuple(locales)
+        self.default_language = default_language
+        self.params = params or IndexParams()
+        self._lock = threading.Lock()
+        self._revision: object = None
+        self._index = Index(articles or (), default_language, self.params)
+
+    @property
+    def article_count(self) -> int:
+        return self._index.article_count
+
+    def refresh(self) -> bool:
+        """Rebuild if the store changed since the last build. Returns True when it rebuilt."""
+        if self.store is None:
+            return False
+        revision = self.store.revision()
+        if revision == self._revision:
+            return False
+        with self._lock:
+            if revision == self._revision:
+                return False
+            started = time.monotonic()
+            articles = self.store.articles(self.locales or None)
+            self._index = Index(articles, self.default_language, self.params)
+            self._revision = revision
+            log.info(
+                "knowledge index built: %d articles in %.2f s",
+                len(articles),
+                time.monotonic() - started,
+            )
+        return True
+
+    def search(self, query: str, k: int = 3, language: str | None = None) -> list[Hit]:
+        self.refresh()
+        return self._index.search(query, k, language)
+
+    def sources_for(
+        self,
+        ticket: Ticket,
+        *,
+        language: str | None,
+        category_terms: str,
+        min_relevance: float,
+        limit: int,
+    ) -> tuple[SourceArticle, ...]:
+        hits = self.search(build_query(ticket, category_terms), k=limit, language=language)
+        return choose_sources(hits, min_relevance, limit)
