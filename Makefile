@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (Python 3.11+):
 #   make demo   - installs the runtime and runs the whole service on bundled sample tickets
-#   make test   - installs the test tools and runs the test suite (needs PostgreSQL and Redis)
+#   make test   - installs the test tools (and the optional hybrid-retrieval extra, which the tests
+#                 cover) and runs the test suite (needs PostgreSQL and Redis)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,8 +14,8 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-semantic.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -r requirements-semantic.txt
 	touch $@
 
 demo: $(VENV)/.runtime

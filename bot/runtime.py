@@ -32,10 +32,8 @@ def build_worker(settings: Settings) -> Worker:
         prompts=load_prompts(settings.prompts_dir),
         settings=settings,
         # Built lazily at the first ticket, and again whenever a sync changes the articles.
-        knowledge=KnowledgeBase(
-            ArticleStore(engine),
-            locales=settings.kb_locales,
-            default_language=policy.knowledge.default_language,
+        knowledge=KnowledgeBase.from_settings(
+            settings, ArticleStore(engine), policy.knowledge.default_language
         ),
     )
 
@@ -44,3 +42,7 @@ def check_configuration(settings: Settings) -> None:
     """Load everything a worker reads from files; raises SettingsError naming the problem."""
     load_policy(settings.policy_file)
     load_prompts(settings.prompts_dir)
+    if settings.kb_ranking == "hybrid":
+        from bot.kb.semantic import Embedder
+
+        Embedder(settings.kb_embedding_model or None)  # installed, and the model loads

@@ -23,6 +23,7 @@ HELPDESKS = ("zendesk", "sample")
 _SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", re.IGNORECASE)
 LLM_PROVIDERS = ("offline", "openai")
 KB_SOURCE_NAMES = ("zendesk", "intercom")
+KB_RANKINGS = ("bm25", "hybrid")
 
 
 def _default_database_url() -> str:
@@ -63,6 +64,8 @@ class Settings:
     kb_sources: tuple[str, ...] = ()  # help centers `kb sync` pulls from
     kb_locales: tuple[str, ...] = ()  # only articles in these locales; () = every locale
     kb_sync_interval: int = 3600  # seconds between scheduled syncs (celery beat); 0 = never
+    kb_ranking: str = "bm25"  # or "hybrid": BM25 fused with sentence embeddings (optional extra)
+    kb_embedding_model: str = ""  # a sentence-transformers model folder; "" = packaged MiniLM
     intercom_access_token: str = field(default="", repr=False)
     intercom_api_url: str = "https://api.intercom.io"
     intercom_timeout: float = 20.0
@@ -121,6 +124,8 @@ class Settings:
                 l.strip().lower() for l in reader.text("KB_LOCALES").split(",") if l.strip()
             ),
             kb_sync_interval=int(reader.number("KB_SYNC_INTERVAL", defaults.kb_sync_interval)),
+            kb_ranking=reader.choice("KB_RANKING", KB_RANKINGS, defaults.kb_ranking),
+            kb_embedding_model=reader.text("KB_EMBEDDING_MODEL"),
             intercom_access_token=reader.text("INTERCOM_ACCESS_TOKEN"),
             intercom_api_url=reader.url("INTERCOM_API_URL", schemes=("http", "https"))
             or defaults.intercom_api_url,

@@ -6,9 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+from dataclasses import replace
+
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from bot.errors import SettingsError
 from bot.settings import Settings
 
 
@@ -92,9 +95,8 @@ def register(main: click.Group, settings_factory) -> None:
 
         settings = settings_factory(services=False)
         policy = load_policy(settings.policy_file)
-        knowledge = KnowledgeBase(
-            _store(settings), locales=settings.kb_locales,
-            default_language=policy.knowledge.default_language,
+        knowledge = KnowledgeBase.from_settings(
+            settings, _store(settings), policy.knowledge.default_language
         )
         hits = knowledge.search(query, k=k, language=language)
         _echo_json(
@@ -120,33 +122,40 @@ def register(main: click.Group, settings_factory) -> None:
     )
     @click.option("--min-relevance", type=float, default=None, help="Default: the policy's.")
     @click.option("--show-misses", is_flag=True, help="Also list questions not answered at rank 1.")
-    def kb_eval(file: Path, articles: Path | None, min_relevance: float | None, show_misses: bool) -> None:
+    @click.option(
+        "--ranking", type=click.Choice(["bm25", "hybrid"]), default=None,
+        help="Default: KB_RANKING. hybrid needs requirements-semantic.txt.",
+    )
+    def kb_eval(
+        file: Path, articles: Path | None, min_relevance: float | None, show_misses: bool,
+        ranking: str | None,
+    ) -> None:
         from bot.kb.evaluate import EvalFileError, evaluate, read_questions
         from bot.kb.retrieval import KnowledgeBase
         from bot.kb.sources.files import ImportFileError, load_articles
         from bot.policy import load_policy
 
         settings = settings_factory(services=False)
+        if ranking:
+            settings = replace(settings, kb_ranking=ranking)
         policy = load_policy(settings.policy_file)
+        language = policy.knowledge.default_language
         try:
             questions = read_questions(file)
             if articles is not None:
-                knowledge = KnowledgeBase(
-                    articles=load_articles(articles, "eval"),
-                    default_language=policy.knowledge.default_language,
+                knowledge = KnowledgeBase.from_settings(
+                    settings, None, language, articles=load_articles(articles, "eval")
                 )
             else:
-                knowledge = KnowledgeBase(
-                    _store(settings), locales=settings.kb_locales,
-                    default_language=policy.knowledge.default_language,
-                )
-        except (EvalFileError, ImportFileError) as exc:
+                knowledge = KnowledgeBase.from_settings(settings, _store(settings), language)
+        except (EvalFileError, ImportFileError, SettingsError) as exc:
             raise click.ClickException(str(exc)) from None
         knowledge.refresh()
         if knowledge.article_count == 0:
             raise click.ClickException("the knowledge base is empty: import or sync articles first")
         threshold = policy.knowledge.min_relevance if min_relevance is None else min_relevance
         result = evaluate(questions, lambda q, k: knowledge.search(q, k=k), threshold)
+        result["ranking"] = settings.kb_ranking
         if not show_misses:
             result.pop("misses_at_1")
         _echo_json(result)

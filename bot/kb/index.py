@@ -26,6 +26,10 @@ from bot.kb.model import Article
 from bot.kb.tokens import language_of, tokenize
 
 CEILING_TERMS = 10
+# Hybrid ranking (an Embedder given): reciprocal rank fusion (Cormack, Clarke & Buettcher,
+# SIGIR 2009) of the BM25 and the embedding rankings, each cut at FUSION_DEPTH articles.
+FUSION_K = 60
+FUSION_DEPTH = 20
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,9 @@ class IndexParams:
 
 
 class _LanguageIndex:
-    def __init__(self, passages: list[Passage], language: str, params: IndexParams):
+    def __init__(self, passages: list[Passage], language: str, params: IndexParams, embedder=None):
         self.language = language
+        self.embedder = embedder
         self.params = params
         self.passages = passages
         self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -68,8 +73,41 @@ class _LanguageIndex:
             term: math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
             for term, docs in self.postings.items()
         }
+        self.vectors = (
+            embedder.encode([f"{p.article.title}. {p.text}" for p in passages]) if embedder else None
+        )
 
     def search(self, query: str, k: int) -> list[Hit]:
+        lexical = self._bm25(query)
+        if self.vectors is None:
+            return lexical[:k]
+        return self._fused(query, lexical, k)
+
+    def _fused(self, query: str, lexical: list[Hit], k: int) -> list[Hit]:
+        """Articles ranked by reciprocal rank fusion; relevance (the threshold's measure) stays
+        BM25's, so an article only the embeddings found is ranked but never a source alone."""
+        similarities = self.embedder.similarities(query, self.vectors)
+        dense: dict[tuple[str, str, str], int] = {}
+        for doc_id in sorted(range(len(self.passages)), key=lambda i: -float(similarities[i])):
+            dense.setdefault(self.passages[doc_id].article.key, doc_id)
+            if len(dense) >= FUSION_DEPTH:
+                break
+        fused: dict[tuple[str, str, str], float] = defaultdict(float)
+        for rank, hit in enumerate(lexical[:FUSION_DEPTH], start=1):
+            fused[hit.article.key] += 1 / (FUSION_K + rank)
+        for rank, key in enumerate(dense, start=1):
+            fused[key] += 1 / (FUSION_K + rank)
+        by_key = {hit.article.key: hit for hit in lexical}
+        hits = []
+        for key in sorted(fused, key=lambda key: -fused[key])[:k]:
+            if key in by_key:
+                hits.append(by_key[key])
+            else:
+                passage = self.passages[dense[key]]
+                hits.append(Hit(passage.article, passage, 0.0, 0.0))
+        return hits
+
+    def _bm25(self, query: str) -> list[Hit]:
         terms = Counter(tokenize(query, self.language))
         if not terms or not self.passages:
             return []
@@ -91,7 +129,7 @@ class _LanguageIndex:
             key = self.passages[doc_id].article.key
             if key not in best or score > best[key][0]:
                 best[key] = (score, doc_id)
-        ranked = sorted(best.values(), key=lambda item: (-item[0], item[1]))[:k]
+        ranked = sorted(best.values(), key=lambda item: (-item[0], item[1]))
         ceiling = sum(sorted(weights, reverse=True)[:CEILING_TERMS])
         return [
             Hit(
@@ -108,7 +146,13 @@ class Index:
     """All articles, split by language: a query searches its own language's articles, or the
     default language's when there are none in its language."""
 
-    def __init__(self, articles: Iterable[Article], default_language: str = "en", params: IndexParams | None = None):
+    def __init__(
+        self,
+        articles: Iterable[Article],
+        default_language: str = "en",
+        params: IndexParams | None = None,
+        embedder=None,  # bot.kb.semantic.Embedder: hybrid ranking
+    ):
         self.params = params or IndexParams()
         self.default_language = default_language
         by_language: dict[str, list[Passage]] = defaultdict(list)
@@ -118,7 +162,7 @@ class Index:
             language = language_of(article.locale, default_language)
             by_language[language].extend(split_passages(article, target=self.params.passage_words))
         self._indexes = {
-            language: _LanguageIndex(passages, language, self.params)
+            language: _LanguageIndex(passages, language, self.params, embedder)
             for language, passages in by_language.items()
         }
 

@@ -59,14 +59,16 @@ class KnowledgeBase:
         default_language: str = "en",
         params: IndexParams | None = None,
         articles: Iterable[Article] | None = None,
+        embedder=None,  # bot.kb.semantic.Embedder for hybrid ranking; None: BM25 alone
     ):
         self.store = store
         self.locales = tuple(locales)
         self.default_language = default_language
         self.params = params or IndexParams()
+        self.embedder = embedder
         self._lock = threading.Lock()
         self._revision: object = None
-        self._index = Index(articles or (), default_language, self.params)
+        self._index = Index(articles or (), default_language, self.params, embedder)
 
     @property
     def article_count(self) -> int:
@@ -84,7 +86,7 @@ class KnowledgeBase:
                 return False
             started = time.monotonic()
             articles = self.store.articles(self.locales or None)
-            self._index = Index(articles, self.default_language, self.params)
+            self._index = Index(articles, self.default_language, self.params, self.embedder)
             self._revision = revision
             log.info(
                 "knowledge index built: %d articles in %.2f s",
@@ -96,6 +98,17 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 3, language: str | None = None) -> list[Hit]:
         self.refresh()
         return self._index.search(query, k, language)
+
+    @classmethod
+    def from_settings(cls, settings, store: ArticleStore | None, default_language: str, **kwargs):
+        """BM25, or hybrid when KB_RANKING=hybrid (the embedding model loads here, once)."""
+        embedder = None
+        if settings.kb_ranking == "hybrid":
+            from bot.kb.semantic import Embedder
+
+            embedder = Embedder(settings.kb_embedding_model or None)
+        return cls(store, locales=settings.kb_locales, default_language=default_language,
+                   embedder=embedder, **kwargs)
 
     def sources_for(
         self,
