@@ -219,3 +219,13 @@ def test_offline_grounded_draft_respects_the_word_limit_keeping_the_article():
     text = offline_draft((source(),), max_words=60, tier="vip", account_status="trial")
     assert len(text.split()) <= 60
     assert "covers this" in text
+
+
+def test_offline_excerpt_skips_a_table_of_contents_and_headings():
+    passage = ("This guide outlines the steps for placing a tax-exempt order.\n\nIn this article:\n\n"
+               "- Europe and Africa\n\n- America, Asia, and Oceania\n\nEurope and Africa\n\n"
+               "Customers with a valid VAT number receive an invoice.")
+    text = offline_draft((source(passage=passage),))
+    quoted = text.split("covers this: ", 1)[1].split(" [1]", 1)[0]
+    assert quoted == ("This guide outlines the steps for placing a tax-exempt order. "
+                      "Customers with a valid VAT number receive an invoice.")

@@ -210,3 +210,7 @@ def test_plain_text_is_not_parsed_as_markup():
 
 def test_plain_text_whitespace_only_is_empty():
     assert plain_to_text(" \n\n \t \n") == ""
+
+
+def test_markdown_heading_ids_are_anchors_not_words():
+    assert markdown_to_text("## Europe and Africa {#eu-tax}\n\nText {#kept}") == "Europe and Africa\n\nText {#kept}"

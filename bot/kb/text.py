@@ -99,13 +99,15 @@ def html_to_text(html: str) -> str:
 
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
+# Heading ids in the kramdown/Pandoc style, `## Europe {#eu-tax}`: anchors, not words.
+_HEADING_ID = re.compile(r"^(#{1,6}\s.*?)\s*\{#[\w:.-]+\}\s*$", re.MULTILINE)
 
 
 def markdown_to_text(markdown: str) -> str:
     """Markdown (CommonMark with tables, inline HTML allowed) to clean text."""
     if not markdown:
         return ""
-    return html_to_text(_MARKDOWN.render(markdown))
+    return html_to_text(_MARKDOWN.render(_HEADING_ID.sub(r"\1", markdown)))
 
 
 def plain_to_text(text: str) -> str:

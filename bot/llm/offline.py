@@ -240,11 +240,14 @@ class OfflineEngine:
 
 
 def _excerpt(passage: str, words: int) -> str:
-    """The passage's opening, cut after a whole sentence when one ends within `words`."""
-    paragraphs = [p.strip() for p in passage.split("\n\n") if p.strip()]
-    if len(paragraphs) > 1 and len(paragraphs[0].split()) <= 10 and not paragraphs[0].endswith("."):
-        paragraphs = paragraphs[1:]  # a heading: the article's title already says it
-    text = " ".join(" ".join(p.split()) for p in paragraphs)
+    """The passage's prose opening, cut after a whole sentence when one ends within `words`.
+
+    Headings, "In this article:" lead-ins and list items (often a table of contents) are left
+    out when the passage has prose; the whole passage is linked anyway.
+    """
+    paragraphs = [" ".join(p.split()) for p in passage.split("\n\n") if p.strip()]
+    prose = [p for p in paragraphs if not _is_scaffolding(p)]
+    text = " ".join(prose or paragraphs)
     tokens = text.split()
     if len(tokens) <= words:
         return text
@@ -253,6 +256,12 @@ def _excerpt(passage: str, words: int) -> str:
     if end >= len(cut) // 3:
         return cut[: end + 1]
     return cut.rstrip(".,;:") + "..."
+
+
+def _is_scaffolding(paragraph: str) -> bool:
+    if paragraph.startswith("- ") or paragraph.endswith(":"):
+        return True
+    return len(paragraph.split()) <= 10 and not paragraph.endswith((".", "!", "?"))
 
 
 def _count(text: str) -> int:
