@@ -33,7 +33,7 @@ def split_passages(article: Article, target: int = 120, limit: int = 200) -> lis
         if not paragraph:
             continue
         size = len(paragraph.split())
-        starts_section = _looks_like_heading(paragraph)
+        starts_section = looks_like_heading(paragraph)
         if current and (words + size > limit or (words >= target) or (starts_section and words >= target // 3)):
             passages.append("\n\n".join(current))
             current, words = [], 0
@@ -46,7 +46,8 @@ def split_passages(article: Article, target: int = 120, limit: int = 200) -> lis
     return [Passage(article, i, text) for i, text in enumerate(passages)]
 
 
-def _looks_like_heading(paragraph: str) -> bool:
+def looks_like_heading(paragraph: str) -> bool:
+    """One short line without final punctuation: a heading (or a list/table line like one)."""
     return "\n" not in paragraph and len(paragraph.split()) <= 10 and not paragraph.rstrip().endswith((".", ":", "?", "!"))
 
 

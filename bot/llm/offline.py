@@ -14,6 +14,7 @@ import yaml
 
 from bot.domain import CATEGORIES, DraftResult, Sentiment, Triage, TriageResult, Usage
 from bot.errors import SettingsError
+from bot.kb.chunks import looks_like_heading
 from bot.llm.base import DraftRequest, TriageRequest
 
 _WORD = re.compile(r"[^\W\d_]+")  # letters only: good enough for stop-word counting
@@ -259,9 +260,7 @@ def _excerpt(passage: str, words: int) -> str:
 
 
 def _is_scaffolding(paragraph: str) -> bool:
-    if paragraph.startswith("- ") or paragraph.endswith(":"):
-        return True
-    return len(paragraph.split()) <= 10 and not paragraph.endswith((".", "!", "?"))
+    return paragraph.startswith("- ") or paragraph.endswith(":") or looks_like_heading(paragraph)
 
 
 def _count(text: str) -> int:
