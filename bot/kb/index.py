@@ -56,13 +56,14 @@ class _LanguageIndex:
         self.passages = passages
         self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.lengths: list[int] = []
+        heading_terms: dict[tuple[str, str, str], list[str]] = {}  # once per article
         for doc_id, passage in enumerate(passages):
             article = passage.article
-            terms = (
-                tokenize(article.title, language) * params.title_weight
-                + tokenize(article.section, language)
-                + tokenize(passage.text, language)
-            )
+            if article.key not in heading_terms:
+                heading_terms[article.key] = tokenize(article.title, language) * params.title_weight + tokenize(
+                    article.section, language
+                )
+            terms = heading_terms[article.key] + tokenize(passage.text, language)
             self.lengths.append(len(terms))
             for term, tf in Counter(terms).items():
                 self.postings[term].append((doc_id, tf))
@@ -78,10 +79,11 @@ class _LanguageIndex:
         )
 
     def search(self, query: str, k: int) -> list[Hit]:
-        lexical = self._bm25(query)
         if self.vectors is None:
-            return lexical[:k]
-        return self._fused(query, lexical, k)
+            return self._bm25(query, limit=k)
+        # Fusion needs every BM25 match: an article the embeddings rank high keeps its BM25
+        # relevance even when BM25 alone ranks it below FUSION_DEPTH.
+        return self._fused(query, self._bm25(query, limit=None), k)
 
     def _fused(self, query: str, lexical: list[Hit], k: int) -> list[Hit]:
         """Articles ranked by reciprocal rank fusion; relevance (the threshold's measure) stays
@@ -107,7 +109,7 @@ class _LanguageIndex:
                 hits.append(Hit(passage.article, passage, 0.0, 0.0))
         return hits
 
-    def _bm25(self, query: str) -> list[Hit]:
+    def _bm25(self, query: str, limit: int | None) -> list[Hit]:
         terms = Counter(tokenize(query, self.language))
         if not terms or not self.passages:
             return []
@@ -129,7 +131,7 @@ class _LanguageIndex:
             key = self.passages[doc_id].article.key
             if key not in best or score > best[key][0]:
                 best[key] = (score, doc_id)
-        ranked = sorted(best.values(), key=lambda item: (-item[0], item[1]))
+        ranked = sorted(best.values(), key=lambda item: (-item[0], item[1]))[:limit]
         ceiling = sum(sorted(weights, reverse=True)[:CEILING_TERMS])
         return [
             Hit(

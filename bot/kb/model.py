@@ -6,7 +6,7 @@ payloads into these types; the store, the index and the pipeline only ever see t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 
@@ -65,11 +65,4 @@ class SyncReport:
         )
 
     def as_dict(self) -> dict:
-        return {
-            "source": self.source,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "cursor": self.cursor,
-        }
+        return asdict(self)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockResponse
 
-from .openapi_validation import SpecRequest, _describe, read_spec_file
+from .openapi_validation import SpecRequest, _describe, read_spec_file, request_problems
 
 SPEC_FILE = "intercom-2.14.yaml"
 # Requests are validated as if sent to the spec's first server: the fake's real address
@@ -128,14 +128,9 @@ def validate_intercom_request(
 ) -> list[str]:
     """Violations of the (patched) Intercom 2.14 spec by one request; ``[]`` means valid."""
     request = _request(method, url, headers, body_bytes)
-    if request.body is not None and "json" in request.content_type:
-        try:
-            json.loads(request.body)
-        except ValueError as exc:
-            return [f"body is not valid JSON: {exc}"]
-    problems: list[str] = []
-    for exc in intercom_openapi().iter_request_errors(request):
-        problems.extend(_describe(exc))
+    problems = request_problems(intercom_openapi(), request)
+    if problems and problems[0].startswith("body is not valid JSON"):
+        return problems
     problems.extend(_undeclared_query(method, request.path, urlsplit(url).query))
     return problems
 

@@ -197,13 +197,18 @@ def validate_zendesk_request(
         body_bytes = body_bytes.encode()
     parts = urlsplit(url)
     request = SpecRequest(method, spec_path(url), parts.query, headers or {}, body_bytes)
+    return request_problems(zendesk_openapi(), request)
+
+
+def request_problems(openapi: OpenAPI, request: SpecRequest) -> list[str]:
+    """Every violation of ``openapi`` by ``request``, readable; a JSON body must parse first."""
     if request.body is not None and "json" in request.content_type:
         try:
             json.loads(request.body)
         except ValueError as exc:
             return [f"body is not valid JSON: {exc}"]
     problems: list[str] = []
-    for exc in zendesk_openapi().iter_request_errors(request):
+    for exc in openapi.iter_request_errors(request):
         problems.extend(_describe(exc))
     return problems
 
