@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench model clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/requests_per_ticket.py
 	$(PY) bench/retrieval.py
+	$(PY) bench/train_speed.py
+
+# Retrain the bundled triage model from config/training/default.yaml (reproducible).
+model: $(VENV)/.runtime
+	$(PY) -m bot.triage.build_default
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -48,9 +48,11 @@ def check() -> None:
 
     settings = _settings()
     try:
-        check_configuration(settings)
+        warnings = check_configuration(settings)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"configuration is valid (helpdesk={settings.helpdesk}, llm={settings.llm_provider})")
 
 
@@ -64,4 +66,11 @@ def demo(port: int, limit: int, timeout: float) -> None:
     sys.exit(run_demo(port=port, limit=limit, timeout=timeout))
 
 
+def _register_triage() -> None:
+    from bot.triage.cli import register
+
+    register(main, _settings)
+
+
 _register_kb()
+_register_triage()

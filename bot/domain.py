@@ -82,6 +82,7 @@ class Ticket:
     organization_id: str | None = None
     created_at: datetime | None = None
     updated_at: str | None = None  # kept verbatim: it is sent back as `updated_stamp`
+    custom_fields: Mapping[str, object] = field(default_factory=dict)  # field id (str) -> value
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,13 @@ class Triage:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt tokens, those the provider served from its cache
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
         )
 
     @property
@@ -164,6 +167,10 @@ class TriageResult:
     usage: Usage = Usage()
     valid: bool = True  # False when the output could not be repaired (confidence forced to 0)
     error: str | None = None  # why the output was invalid, for the store
+    engine: str = ""  # which engine decided: "offline" (the local model) or "openai"
+    # In hybrid mode, what the local model thought when it was not sure enough to decide:
+    # {"category", "confidence", "model"}; kept to tune HYBRID_CONFIDENCE_BAR.
+    local_opinion: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +220,7 @@ class DraftResult:
     text: str
     model: str
     usage: Usage = Usage()
+    engine: str = ""  # which engine wrote it
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,17 @@ DRAFT_START = "----- DRAFT REPLY: review and edit before sending -----"
 DRAFT_END = "----- END OF DRAFT -----"
 
 
+def _engines(engine: str, triage: TriageResult, draft: DraftResult) -> str:
+    """Which engine decided and which wrote: they differ in hybrid mode."""
+    triaged_by, drafted_by = triage.engine or engine, draft.engine or engine
+    if (triaged_by, triage.model) == (drafted_by, draft.model):
+        return f"Engine: {engine}, model {draft.model}."
+    return (
+        f"Engine: {engine}; triage by {triaged_by} ({triage.model}), "
+        f"draft by {drafted_by} ({draft.model})."
+    )
+
+
 def format_triage_note(
     decision: Decision,
     triage_result: TriageResult,
@@ -55,7 +66,7 @@ def format_triage_note(
         DRAFT_END,
         "",
         *format_sources(draft.text, sources),
-        f"Prompt: {prompt_version}. Engine: {engine}, model {draft.model}. Policy: {policy.version}.",
+        f"Prompt: {prompt_version}. {_engines(engine, triage_result, draft)} Policy: {policy.version}.",
     ]
     return "\n".join(lines)
 

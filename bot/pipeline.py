@@ -27,6 +27,7 @@ from bot.domain import (
 from bot.helpdesk.base import Helpdesk
 from bot.kb.retrieval import KnowledgeBase
 from bot.llm.base import LLM
+from bot.llm.pricing import PriceTable
 from bot.notes import format_failure_note, format_triage_note
 from bot.policy import Policy
 from bot.prompts import PromptLibrary, build_draft_request, build_triage_request, prompt_version
@@ -54,6 +55,7 @@ class Worker:
     prompts: PromptLibrary
     settings: Settings
     knowledge: KnowledgeBase | None = None  # None: no help center, every draft is unsourced
+    prices: PriceTable | None = None  # None: costs are not recorded
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
@@ -93,13 +95,14 @@ def process_run(run_id: int, worker: Worker) -> str:
                 worker.prompts,
                 worker.policy,
                 sources=sources,
+                triaged_by=triage_result.engine,
             )
         )
         # Saved before the write: a retry after a Zendesk failure reuses it (and the sources it
         # was drafted from), no second LLM bill.
         worker.store.save(
             run_id,
-            **_model_fields(triage_result, draft, worker.llm),
+            **_model_fields(triage_result, draft, worker.llm, worker.prices),
             sources=[source.as_dict() for source in sources],
         )
     version = prompt_version(worker.prompts, decision.category)
@@ -193,15 +196,37 @@ def _known_categories(store: Store, helpdesk: str, ticket_ids: list[str]) -> dic
     }
 
 
-def _model_fields(triage: TriageResult, draft: DraftResult, llm: LLM) -> dict:
+def _model_fields(
+    triage: TriageResult, draft: DraftResult, llm: LLM, prices: PriceTable | None
+) -> dict:
     usage = triage.usage + draft.usage
+    steps = {"triage": _step(triage.engine, triage.model, triage.usage, prices),
+             "draft": _step(draft.engine, draft.model, draft.usage, prices)}
+    if triage.local_opinion:
+        steps["local_opinion"] = dict(triage.local_opinion)
+    costs = [steps["triage"]["cost_usd"], steps["draft"]["cost_usd"]]
     return {
         "triage": {**triage.triage.as_dict(), "valid": triage.valid, "error": triage.error},
         "draft": draft.text,
         "engine": llm.provider,
+        "triage_engine": triage.engine or llm.provider,
+        "draft_engine": draft.engine or llm.provider,
         "model": draft.model,
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
+        "cost_usd": None if None in costs else round(sum(costs), 8),
+        "usage": steps,
+    }
+
+
+def _step(engine: str, model: str, usage: Usage, prices: PriceTable | None) -> dict:
+    return {
+        "engine": engine,
+        "model": model,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "cost_usd": 0.0 if usage.total == 0 else prices.cost(model, usage) if prices else None,
     }
 
 

@@ -180,6 +180,7 @@ def build_draft_request(
     library: PromptLibrary,
     policy: Policy,
     sources: Sequence[SourceArticle] = (),
+    triaged_by: str = "",
 ) -> DraftRequest:
     template = library.for_category(decision.category)
     base = (
@@ -209,6 +210,7 @@ def build_draft_request(
         template_version=template.version,
         max_words=template.max_words,
         sources=tuple(sources),
+        triaged_by=triaged_by,
     )
 
 

@@ -6,7 +6,8 @@ from bot.db import make_engine
 from bot.helpdesk import make_helpdesk
 from bot.kb.retrieval import KnowledgeBase
 from bot.kb.store import ArticleStore
-from bot.llm import make_llm
+from bot.llm import llm_from_settings
+from bot.llm.pricing import PriceTable
 from bot.pipeline import Worker
 from bot.policy import load_policy
 from bot.prompts import load_prompts
@@ -19,14 +20,8 @@ def build_worker(settings: Settings) -> Worker:
     policy = load_policy(settings.policy_file)
     return Worker(
         helpdesk=make_helpdesk(settings),
-        llm=make_llm(
-            settings.llm_provider,
-            api_key=settings.openai_api_key or None,
-            base_url=settings.openai_base_url or None,
-            model=settings.llm_model or None,
-            timeout=settings.llm_timeout,
-            offline_config=settings.offline_config,
-        ),
+        llm=llm_from_settings(settings),
+        prices=PriceTable.from_file(settings.llm_prices_file),
         store=Store(engine),
         policy=policy,
         prompts=load_prompts(settings.prompts_dir),
@@ -38,11 +33,21 @@ def build_worker(settings: Settings) -> Worker:
     )
 
 
-def check_configuration(settings: Settings) -> None:
-    """Load everything a worker reads from files; raises SettingsError naming the problem."""
+def check_configuration(settings: Settings) -> list[str]:
+    """Load everything a worker reads from files; raises SettingsError naming the problem.
+    Returns warnings: things that work but that an operator should know."""
     load_policy(settings.policy_file)
     load_prompts(settings.prompts_dir)
+    llm = llm_from_settings(settings)  # the triage model loads, the offline config is valid
+    prices = PriceTable.from_file(settings.llm_prices_file)
+    warnings = []
+    if settings.llm_provider in ("openai", "hybrid") and prices.price_of(llm.model) is None:
+        warnings.append(
+            f"LLM_MODEL {llm.model!r} has no price in {settings.llm_prices_file}: "
+            "runs will record its tokens but no cost"
+        )
     if settings.kb_ranking == "hybrid":
         from bot.kb.semantic import Embedder
 
         Embedder(settings.kb_embedding_model or None)  # installed, and the model loads
+    return warnings

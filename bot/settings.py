@@ -21,7 +21,9 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 HELPDESKS = ("zendesk", "sample")
 _SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", re.IGNORECASE)
-LLM_PROVIDERS = ("offline", "openai")
+LLM_PROVIDERS = ("offline", "openai", "hybrid")
+HYBRID_DRAFT_MODES = ("llm", "local")
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "bot" / "triage" / "default_model"
 KB_SOURCE_NAMES = ("zendesk", "intercom")
 KB_RANKINGS = ("bm25", "hybrid")
 
@@ -61,6 +63,10 @@ class Settings:
     policy_file: str = str(PROJECT_ROOT / "config" / "policy.yaml")
     prompts_dir: str = str(PROJECT_ROOT / "config" / "prompts")
     offline_config: str = str(PROJECT_ROOT / "config" / "offline.yaml")
+    local_model_dir: str = str(DEFAULT_MODEL_DIR)  # the trained triage model (bot.triage)
+    hybrid_confidence_bar: float = 0.85  # hybrid: the local model decides at or above this
+    hybrid_drafts: str = "llm"  # hybrid: "llm" drafts every ticket, "local" only the hard ones
+    llm_prices_file: str = str(PROJECT_ROOT / "config" / "llm_prices.yaml")
     kb_sources: tuple[str, ...] = ()  # help centers `kb sync` pulls from
     kb_locales: tuple[str, ...] = ()  # only articles in these locales; () = every locale
     kb_sync_interval: int = 3600  # seconds between scheduled syncs (celery beat); 0 = never
@@ -114,6 +120,12 @@ class Settings:
             policy_file=reader.text("POLICY_FILE") or defaults.policy_file,
             prompts_dir=reader.text("PROMPTS_DIR") or defaults.prompts_dir,
             offline_config=reader.text("OFFLINE_ENGINE_FILE") or defaults.offline_config,
+            local_model_dir=reader.text("LOCAL_MODEL_DIR") or defaults.local_model_dir,
+            hybrid_confidence_bar=reader.number(
+                "HYBRID_CONFIDENCE_BAR", defaults.hybrid_confidence_bar
+            ),
+            hybrid_drafts=reader.choice("HYBRID_DRAFTS", HYBRID_DRAFT_MODES, defaults.hybrid_drafts),
+            llm_prices_file=reader.text("LLM_PRICES_FILE") or defaults.llm_prices_file,
             kb_sources=reader.names(
                 "KB_SOURCES",
                 KB_SOURCE_NAMES,
@@ -144,9 +156,12 @@ class Settings:
         for name, path in (
             ("POLICY_FILE", self.policy_file),
             ("OFFLINE_ENGINE_FILE", self.offline_config),
+            ("LLM_PRICES_FILE", self.llm_prices_file),
         ):
             if not Path(path).is_file():
                 problems.append(f"{name}: no such file {path}")
+        if not 0 <= self.hybrid_confidence_bar <= 1:
+            problems.append("HYBRID_CONFIDENCE_BAR must be between 0 and 1")
         if not Path(self.prompts_dir).is_dir():
             problems.append(f"PROMPTS_DIR: no such directory {self.prompts_dir}")
         if self.zendesk_subdomain and not _SUBDOMAIN.fullmatch(self.zendesk_subdomain):
@@ -196,8 +211,17 @@ class Settings:
             problems.append("ZENDESK_WEBHOOK_SECRET is not set (webhooks cannot be verified)")
         if self.helpdesk == "sample" and not Path(self.sample_helpdesk_file).is_file():
             problems.append(f"SAMPLE_HELPDESK_FILE: no such file {self.sample_helpdesk_file}")
-        if self.llm_provider == "openai" and not self.openai_api_key:
-            problems.append("OPENAI_API_KEY is not set (required when LLM_PROVIDER=openai)")
+        if self.llm_provider in ("offline", "hybrid") and not (
+            Path(self.local_model_dir) / "model.json"
+        ).is_file():
+            problems.append(
+                f"LOCAL_MODEL_DIR: no trained model in {self.local_model_dir} (no model.json); "
+                "train one with `python -m bot train`"
+            )
+        if self.llm_provider in ("openai", "hybrid") and not self.openai_api_key:
+            problems.append(
+                f"OPENAI_API_KEY is not set (required when LLM_PROVIDER={self.llm_provider})"
+            )
         return problems
 
 

@@ -86,3 +86,29 @@ def redis_url() -> str:
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
     client.ping()
     return REDIS_URL
+
+
+@pytest.fixture
+def acme_zendesk(monkeypatch):
+    """The spec-validating fake Zendesk at https://acme.zendesk.com (ZENDESK_SUBDOMAIN=acme).
+    Add users and tickets to it in the test; every request must satisfy Zendesk's OpenAPI file."""
+    import responses
+
+    from tests.fakes.zendesk_api import FakeZendesk
+
+    monkeypatch.delenv("ZENPY_FORCE_NETLOC", raising=False)
+    monkeypatch.delenv("ZENPY_FORCE_SCHEME", raising=False)
+    fake = FakeZendesk()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.install(rsps, base_url="https://acme.zendesk.com")
+        yield fake
+    assert fake.spec_violations == []
+
+
+@pytest.fixture
+def llm_server():
+    """A local OpenAI-compatible server with queued answers."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server

@@ -29,7 +29,7 @@ from bot.rules import apply_rules
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = load_policy(ROOT / "config" / "policy.yaml")
 PROMPTS = load_prompts(ROOT / "config" / "prompts")
-ENGINE = OfflineEngine.from_file(ROOT / "config" / "offline.yaml")
+ENGINE = OfflineEngine.from_files(ROOT / "config" / "offline.yaml", ROOT / "bot" / "triage" / "default_model")
 
 PASSAGE = (
     "Change your card\n\n"

@@ -109,7 +109,12 @@ def test_a_ticket_gets_one_private_note_with_tags_priority_and_group(fake, worke
     assert [r["code"] for r in run.rules["reasons"]][:2] == ["refund", "vip"]
     assert run.rules["policy_version"] == worker.policy.version
     assert run.prompt_version == "triage@1+draft_base@2+billing@1"
-    assert run.engine == "offline" and run.model == "offline-keywords-v1"
+    assert run.engine == run.triage_engine == run.draft_engine == "offline"
+    assert run.model.startswith("local:triage-default@")
+    # The local engine costs nothing, and says so per step.
+    assert run.cost_usd == 0.0
+    assert run.usage["triage"] == {"engine": "offline", "model": run.model, "prompt_tokens": 0,
+                                   "completion_tokens": 0, "cached_tokens": 0, "cost_usd": 0.0}
     assert run.draft and run.draft in note["body"]
     assert run.latency_ms is not None and run.prompt_tokens == 0
     assert run.actions["update"]["group_id"] == 101

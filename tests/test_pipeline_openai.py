@@ -4,7 +4,6 @@ a local OpenAI-compatible server and the spec-validating fake Zendesk."""
 from __future__ import annotations
 
 import pytest
-import responses
 
 from bot.db.models import RunStatus
 from bot.domain import TicketEvent
@@ -12,7 +11,6 @@ from bot.pipeline import process_run
 from bot.runtime import build_worker
 from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.zendesk_api import FakeZendesk
 
 TRIAGE = {
     "category": "Bug report",
@@ -27,23 +25,11 @@ DRAFT = "Hallo Jonas,\n\ndanke für Ihre Meldung. Können Sie uns die Version ne
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    monkeypatch.delenv("ZENPY_FORCE_NETLOC", raising=False)
-    monkeypatch.delenv("ZENPY_FORCE_SCHEME", raising=False)
-    fake = FakeZendesk()
-    fake.add_user(42, name="Jonas Weber")
-    fake.add_ticket(900, subject="Export stürzt ab", description="Der CSV-Export stürzt jedes Mal ab.",
-                    requester_id=42)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps, base_url="https://acme.zendesk.com")
-        yield fake
-    assert fake.spec_violations == []
-
-
-@pytest.fixture
-def llm_server():
-    with FakeOpenAI() as server:
-        yield server
+def fake(acme_zendesk):
+    acme_zendesk.add_user(42, name="Jonas Weber")
+    acme_zendesk.add_ticket(900, subject="Export stürzt ab", description="Der CSV-Export stürzt jedes Mal ab.",
+                            requester_id=42)
+    return acme_zendesk
 
 
 def worker_for(database_url: str, llm_server: FakeOpenAI):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -53,10 +53,14 @@ class Run(Base):
     customer: Mapped[dict | None] = mapped_column(JSON)  # the customer context used
     draft: Mapped[str | None] = mapped_column(Text)
     prompt_version: Mapped[str | None] = mapped_column(String(64))
-    engine: Mapped[str | None] = mapped_column(String(32))  # llm provider
+    engine: Mapped[str | None] = mapped_column(String(32))  # LLM_PROVIDER: offline/openai/hybrid
+    triage_engine: Mapped[str | None] = mapped_column(String(32), index=True)  # who decided
+    draft_engine: Mapped[str | None] = mapped_column(String(32))  # who wrote the draft
     model: Mapped[str | None] = mapped_column(String(128))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)  # None: a model with no price
+    usage: Mapped[dict | None] = mapped_column(JSON)  # per step: engine, model, tokens, cost
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     sources: Mapped[list | None] = mapped_column(JSON)  # help-center articles given to the draft
     actions: Mapped[dict | None] = mapped_column(JSON)  # the update sent to the helpdesk

@@ -14,12 +14,17 @@ one write. Facts this relies on are in `shared/notes/vendor-apis.md`; the quirks
   so the Celery task is the one layer that retries.
 - zenpy always builds `https://{subdomain}.zendesk.com`; the only redirect it offers is the
   `ZENPY_FORCE_NETLOC` / `ZENPY_FORCE_SCHEME` environment variables (read on every call).
+- The ticket export (for training, not per ticket) also reads through that session, not zenpy's
+  `tickets.incremental` generators (cursor-pagination regressions, zenpy #559/#619/#657).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from datetime import datetime, timezone
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -37,6 +42,10 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 3
+# Cursor-based incremental ticket export; 10 requests/minute (30 with High Volume):
+# https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
+EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
+EXPORT_WAIT_WITHOUT_RETRY_AFTER = 60.0  # one whole rate-limit window
 
 
 class RateLimited(RetryableError):
@@ -139,6 +148,48 @@ class ZendeskHelpdesk:
         except ValueError:
             raise RetryableError(f"Zendesk sent a non-JSON answer on GET {path}") from None
 
+    # -- the export (read-only, for training) -------------------------------------------
+
+    def export_tickets(self, since: datetime, *, sleep: Callable[[float], None] = time.sleep,
+                       max_waits: int = 20) -> Iterator[Ticket]:
+        """Every ticket created *or changed* since `since`, deleted ones skipped, yielded page by
+        page as pages arrive (a ticket created earlier but updated since is included).
+
+        `GET .../incremental/tickets/cursor.json?start_time=<epoch seconds>`, then
+        `?cursor=<after_cursor>` alone ("You don't need a start time for the next page"), until
+        `end_of_stream` is true; the last page still carries an `after_cursor` (for a later
+        export), so `end_of_stream` is what stops. Admins only. Changes of the last minute are
+        left out by Zendesk.
+        https://developer.zendesk.com/documentation/ticketing/managing-tickets/using-the-incremental-export-api
+        On 429, Zendesk recommends waiting `Retry-After` seconds (incremental_exports page,
+        "Rate limits"): this waits with `sleep` (60 s without the header) and asks for the same
+        page again, `max_waits` times per export at most; the next 429 raises `RateLimited`.
+        Other failures raise as `_get` maps them (RetryableError / PermanentError).
+        """
+        params = {"start_time": str(_epoch_seconds(since))}
+        waits = 0
+        while True:
+            try:
+                page = self._get(EXPORT_PATH, **params)
+            except RateLimited as exc:
+                waits += 1
+                if waits > max_waits:
+                    raise
+                delay = EXPORT_WAIT_WITHOUT_RETRY_AFTER if exc.retry_after is None else exc.retry_after
+                log.info("ticket export rate limited (429): waiting %.0f s (%d/%d)", delay, waits, max_waits)
+                sleep(delay)
+                continue
+            for item in page.get("tickets") or ():
+                ticket = shapes.export_ticket_from_json(item)
+                if ticket is not None:
+                    yield ticket
+            if page.get("end_of_stream") is True:
+                return
+            cursor = page.get("after_cursor")
+            if not cursor:
+                raise RetryableError("Zendesk ticket export: end_of_stream is false but no after_cursor")
+            params = {"cursor": cursor}
+
     # -- the write ----------------------------------------------------------------------
 
     def publish(self, ticket: Ticket, update: TicketUpdate) -> PublishResult:
@@ -190,6 +241,11 @@ class ZendeskHelpdesk:
 
 class _Conflict(Exception):
     pass
+
+
+def _epoch_seconds(moment: datetime) -> int:
+    """A naive datetime is taken as UTC (as `zendesk_payload.parse_time` does)."""
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
 
 
 def _raise_for_status(status: int, what: str, body: str) -> None:

@@ -1,6 +1,7 @@
 """Zendesk's shapes, both ways: JSON -> domain values, and the one ticket update. Pure.
 
 https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
+https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
 """
 
 from __future__ import annotations
@@ -61,7 +62,32 @@ def ticket_from_json(data: dict) -> Ticket:
         organization_id=_id(data.get("organization_id")),
         created_at=parse_time(data.get("created_at")),
         updated_at=data.get("updated_at"),
+        custom_fields=custom_fields_from_json(data.get("custom_fields")),
     )
+
+
+def custom_fields_from_json(items: object) -> dict[str, object]:
+    """Ticket `custom_fields: [{"id": 123, "value": "x"}]` -> `{"123": "x"}`; entries whose value
+    is null (a field nobody set) are left out. Values are kept as sent (string, number, bool,
+    or a list for multi-select fields)."""
+    out: dict[str, object] = {}
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, dict) and item.get("id") is not None and item.get("value") is not None:
+            out[str(item["id"])] = item["value"]
+    return out
+
+
+def export_ticket_from_json(data: dict) -> Ticket | None:
+    """One ticket of the incremental ticket export; None for a deleted one.
+
+    The export lists deleted tickets too, with `status: "deleted"` ("Excluding deleted tickets"
+    in https://developer.zendesk.com/documentation/ticketing/managing-tickets/using-the-incremental-export-api).
+    Otherwise an exported ticket has the shape of a shown one (the spec's
+    CursorBasedExportIncrementalTicketsResponse lists TicketObject items).
+    """
+    if data.get("status") == "deleted":
+        return None
+    return ticket_from_json(data)
 
 
 def person_from_json(data: dict) -> Person:

@@ -1,4 +1,5 @@
-"""The LLM layer: one protocol, two providers (offline keyword engine, OpenAI).
+"""The LLM layer: one protocol, three providers (the local engine, OpenAI, and the hybrid of
+both).
 
 Importing this package never imports `openai`: the offline setup must work without it.
 """
@@ -13,7 +14,7 @@ from bot.llm.offline import OfflineEngine
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
-__all__ = ["LLM", "TriageRequest", "DraftRequest", "OfflineEngine", "make_llm"]
+__all__ = ["LLM", "TriageRequest", "DraftRequest", "OfflineEngine", "make_llm", "llm_from_settings"]
 
 
 def make_llm(
@@ -24,16 +25,46 @@ def make_llm(
     model: str | None = None,
     timeout: float = 30.0,
     offline_config: str | Path,
+    model_dir: str | Path | None = None,
+    hybrid_bar: float = 0.85,
+    hybrid_drafts: str = "llm",
 ) -> LLM:
-    if provider == "offline":
-        return OfflineEngine.from_file(offline_config)
-    if provider == "openai":
+    if provider not in ("offline", "openai", "hybrid"):
+        raise SettingsError(f"LLM_PROVIDER must be 'offline', 'openai' or 'hybrid', got {provider!r}")
+    if provider in ("openai", "hybrid"):
         from bot.llm.openai_provider import OpenAIProvider
 
-        return OpenAIProvider(
+        remote = OpenAIProvider(
             api_key=api_key or "",
             model=model or DEFAULT_OPENAI_MODEL,
             base_url=base_url or None,
             timeout=timeout,
         )
-    raise SettingsError(f"LLM_PROVIDER must be 'offline' or 'openai', got {provider!r}")
+        if provider == "openai":
+            return remote
+    local = OfflineEngine.from_files(offline_config, model_dir or _default_model_dir())
+    if provider == "offline":
+        return local
+    from bot.llm.hybrid import HybridEngine
+
+    return HybridEngine(local, remote, bar=hybrid_bar, drafts=hybrid_drafts)
+
+
+def llm_from_settings(settings) -> LLM:
+    return make_llm(
+        settings.llm_provider,
+        api_key=settings.openai_api_key or None,
+        base_url=settings.openai_base_url or None,
+        model=settings.llm_model or None,
+        timeout=settings.llm_timeout,
+        offline_config=settings.offline_config,
+        model_dir=settings.local_model_dir,
+        hybrid_bar=settings.hybrid_confidence_bar,
+        hybrid_drafts=settings.hybrid_drafts,
+    )
+
+
+def _default_model_dir() -> Path:
+    from bot.settings import DEFAULT_MODEL_DIR
+
+    return DEFAULT_MODEL_DIR

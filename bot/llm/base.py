@@ -40,13 +40,14 @@ class DraftRequest:
     template_version: str  # e.g. "1"
     max_words: int | None = None
     sources: tuple[SourceArticle, ...] = ()  # numbered as the draft must cite them: [1], [2]
+    triaged_by: str = ""  # the engine that made the triage (hybrid mode drafts by it)
 
 
 class LLM(Protocol):
     """`triage` never raises for bad model output (it returns confidence 0 instead);
     it raises `RetryableError` / `PermanentError` for transport failures."""
 
-    provider: str  # "offline" or "openai"
+    provider: str  # "offline", "openai" or "hybrid"
     model: str
 
     def triage(self, request: TriageRequest) -> TriageResult: ...

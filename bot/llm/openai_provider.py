@@ -57,7 +57,7 @@ class OpenAIProvider:
         usage = _usage(completion)
         triage, raw, error = _parse(completion)
         if triage is not None:
-            return TriageResult(triage=triage, model=self.model, usage=usage)
+            return TriageResult(triage=triage, model=self.model, usage=usage, engine=self.provider)
 
         # One repair turn: the model sees its own output and the exact validation error.
         repair = messages + [
@@ -74,13 +74,14 @@ class OpenAIProvider:
         usage = usage + _usage(completion)
         triage, _, second_error = _parse(completion)
         if triage is not None:
-            return TriageResult(triage=triage, model=self.model, usage=usage)
+            return TriageResult(triage=triage, model=self.model, usage=usage, engine=self.provider)
         return TriageResult(
             triage=fallback_triage(second_error),
             model=self.model,
             usage=usage,
             valid=False,
             error=second_error,
+            engine=self.provider,
         )
 
     def draft(self, request: DraftRequest) -> DraftResult:
@@ -91,7 +92,7 @@ class OpenAIProvider:
         if not text:
             # A blank draft is usually a transient model hiccup; the task may try again.
             raise RetryableError("OpenAI returned an empty draft")
-        return DraftResult(text=text, model=self.model, usage=_usage(completion))
+        return DraftResult(text=text, model=self.model, usage=_usage(completion), engine=self.provider)
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -169,9 +170,13 @@ def _usage(completion) -> Usage:
     usage = getattr(completion, "usage", None)
     if usage is None:
         return Usage()
+    details = getattr(usage, "prompt_tokens_details", None)
     return Usage(
         prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        # Prompt caching bills cached prompt tokens at a lower rate:
+        # https://platform.openai.com/docs/guides/prompt-caching
+        cached_tokens=int(getattr(details, "cached_tokens", 0) or 0),
     )
 
 

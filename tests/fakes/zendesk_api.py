@@ -28,7 +28,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from werkzeug.datastructures import Headers
 
-from .openapi_validation import parse_json, spec_path, validate_zendesk_request, warm_up
+from .openapi_validation import parse_json, spec_path, warm_up
+from .zendesk_export import ExportRoutes, validate_request  # + the export path's overlay
 from .zendesk_http import HttpFrontEnds
 from .zendesk_shapes import J, ZendeskShapes
 
@@ -74,7 +75,7 @@ def _ts(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class FakeZendesk(HttpFrontEnds, ZendeskShapes):
+class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
     def __init__(self, bot_user_id: int = 1, bot_email: str = "triage-bot@example.com", validate: bool = True):
         self._lock = threading.RLock()
         self.bot_user_id = bot_user_id
@@ -181,7 +182,7 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes):
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         hdrs = Headers(list((headers or {}).items()))
         rec = RecordedRequest(method, parts.path, query, dict(hdrs.items()), parse_json(body_bytes))
-        violations = validate_zendesk_request(method, url, headers, body_bytes) if self.validate else []
+        violations = validate_request(method, url, headers, body_bytes) if self.validate else []
         with self._lock:
             self.requests.append(rec)
             self.spec_violations.extend(f"{method} {parts.path}: {v}" for v in violations)
@@ -217,7 +218,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes):
                 (("GET",), r"/api/v2/organizations/(\d+)", self._organization),
                 (("GET", "PUT"), r"/api/v2/tickets/(\d+)", self._ticket_route),
                 (("GET",), r"/api/v2/tickets/(\d+)/comments", self._comments),
-                (("GET", "PUT", "POST", "DELETE"), r"/api/v2/tickets/(\d+)/tags", self._tags))
+                (("GET", "PUT", "POST", "DELETE"), r"/api/v2/tickets/(\d+)/tags", self._tags),
+                (("GET",), r"/api/v2/incremental/tickets/cursor", self._export_tickets))
 
     # ---- handlers (called with the lock held) --------------------------------------------
     def _me(self, method, *, base, **_) -> Result:

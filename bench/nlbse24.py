@@ -1,0 +1,66 @@
+"""The local triage model on the NLBSE'24 issue-classification data, against the competition's
+published SetFit baseline (mean per-repository macro-F1 0.827 on its held-out test split).
+
+The test split is not public, so: stratified 5-fold cross-validation on the training split,
+one model for all five repositories (as `python -m bot train` would train it), figures pooled
+and per repository. The data has no license: it is read from where it lies, never copied.
+
+    python bench/nlbse24.py ../shared/data/nlbse24/issues_train.csv
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SETFIT = {"facebook/react": 0.8718, "tensorflow/tensorflow": 0.8644, "microsoft/vscode": 0.8262,
+          "bitcoin/bitcoin": 0.7555, "opencv/opencv": 0.8173}
+MAPPING = ["bug=Bug report", "feature=Feature request", "question=Technical"]
+
+
+def main(path: str) -> None:
+    import numpy as np
+
+    from bot.triage.data import Columns, parse_mapping, read_tickets
+    from bot.triage.metrics import classification_report
+    from bot.triage.model import TrainOptions, cross_validated
+
+    tickets = read_tickets(path, Columns(("title", "body"), "label"), parse_mapping(MAPPING))
+    csv.field_size_limit(10**9)
+    with open(path, encoding="utf-8", newline="") as fh:
+        repos = np.array([row["repo"] for row in csv.DictReader(fh)])
+    assert len(repos) == len(tickets)
+    started = time.perf_counter()
+    labels, y, probs = cross_validated(tickets, TrainOptions())
+    seconds = time.perf_counter() - started
+    predicted = probs.argmax(axis=1)
+
+    def report(mask):
+        return classification_report([labels[i] for i in y[mask]], [labels[i] for i in predicted[mask]],
+                                     probs[mask].max(axis=1), labels, 0.7)
+
+    print(f"{len(tickets)} issues, 5-fold cross-validation, one model for all repositories "
+          f"({seconds:.0f} s)\n")
+    print(f"{'repository':24s} {'macro-F1':>9s} {'SetFit (test split)':>20s}")
+    per_repo = []
+    for repo in SETFIT:
+        f1 = report(repos == repo)["macro_f1"]
+        per_repo.append(f1)
+        print(f"{repo:24s} {f1:9.3f} {SETFIT[repo]:20.3f}")
+    overall = report(np.ones(len(y), dtype=bool))
+    print(f"{'mean of repositories':24s} {np.mean(per_repo):9.3f} {np.mean(list(SETFIT.values())):20.3f}")
+    print(f"{'pooled':24s} {overall['macro_f1']:9.3f}")
+    print(f"\naccuracy {overall['accuracy']:.3f}, ECE {overall['ece']:.3f}, "
+          f"share at confidence >= 0.7: {overall['above_threshold']['share']:.2f} "
+          f"(accuracy there {overall['above_threshold']['accuracy']:.3f})")
+    for label in labels:
+        c = overall["per_class"][label]
+        print(f"  {label:16s} P {c['precision']:.3f} R {c['recall']:.3f} F1 {c['f1']:.3f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/nlbse24/issues_train.csv")

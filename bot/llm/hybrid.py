@@ -1,0 +1,50 @@
+"""Hybrid triage (LLM_PROVIDER=hybrid): the local model decides the tickets it is sure of, the
+LLM the rest, so the LLM is only paid for the hard ones.
+
+The bar (HYBRID_CONFIDENCE_BAR) is compared with the local model's *calibrated* confidence:
+at a bar of 0.85, the tickets it keeps are right about 85 % of the time or more; `python -m
+bot eval` prints the share of tickets above any bar and the accuracy there. Drafts go to the
+LLM for every ticket (HYBRID_DRAFTS=llm, the default), or only for the tickets the LLM
+triaged (HYBRID_DRAFTS=local: the others get the local engine's template or article draft,
+and cost nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.domain import DraftResult, TriageResult
+from bot.llm.base import LLM, DraftRequest, TriageRequest
+from bot.llm.offline import OfflineEngine
+
+HYBRID_DRAFTS = ("llm", "local")
+
+
+class HybridEngine:
+    provider = "hybrid"
+
+    def __init__(self, local: OfflineEngine, remote: LLM, bar: float, drafts: str = "llm"):
+        if drafts not in HYBRID_DRAFTS:
+            raise ValueError(f"drafts must be one of {HYBRID_DRAFTS}")
+        self.local = local
+        self.remote = remote
+        self.bar = bar
+        self.drafts = drafts
+        self.model = remote.model
+
+    def triage(self, request: TriageRequest) -> TriageResult:
+        local = self.local.triage(request)
+        if local.triage.confidence >= self.bar:
+            return local
+        remote = self.remote.triage(request)
+        opinion = {
+            "category": local.triage.category,
+            "confidence": local.triage.confidence,
+            "model": local.model,
+        }
+        return replace(remote, engine=remote.engine or self.remote.provider, local_opinion=opinion)
+
+    def draft(self, request: DraftRequest) -> DraftResult:
+        if self.drafts == "local" and request.triaged_by == self.local.provider:
+            return self.local.draft(request)
+        return self.remote.draft(request)

@@ -1,0 +1,89 @@
+"""Run an engine's triage over labelled tickets and measure it: category (with calibration),
+and, where the data has them, priority, language, sentiment and frustration."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from bot.domain import CATEGORIES, SENTIMENTS, CustomerContext, Ticket
+from bot.llm.base import TriageRequest
+from bot.triage.data import LabelledTicket
+from bot.triage.metrics import classification_report
+
+
+def evaluate_engine(engine, tickets: Sequence[LabelledTicket], threshold: float) -> dict:
+    results = []
+    for number, labelled in enumerate(tickets, start=1):
+        ticket = Ticket(id=str(number), subject=labelled.subject, description=labelled.body)
+        request = TriageRequest(messages=(), ticket=ticket, context=CustomerContext())
+        results.append(engine.triage(request).triage)
+    labels = [c for c in CATEGORIES if any(c in (t.category, r.category) for t, r in zip(tickets, results))]
+    report = {"model": engine.model}
+    report.update(
+        classification_report(
+            [t.category for t in tickets],
+            [r.category for r in results],
+            [r.confidence for r in results],
+            labels,
+            threshold,
+        )
+    )
+    pairs = list(zip(tickets, results))
+    priority = [(t.priority, r.priority) for t, r in pairs if t.priority is not None]
+    if priority:
+        report["priority"] = {
+            "n": len(priority),
+            "accuracy": _share(p == q for p, q in priority),
+            "mean_absolute_error": round(sum(abs(p - q) for p, q in priority) / len(priority), 4),
+        }
+    language = [(t.language, r.language) for t, r in pairs if t.language]
+    if language:
+        report["language"] = {"n": len(language), "accuracy": _share(a == b for a, b in language),
+                              "errors": _errors(language)}
+    sentiment = [(t.sentiment, r.sentiment.label) for t, r in pairs if t.sentiment]
+    if sentiment:
+        report["sentiment"] = {
+            "n": len(sentiment),
+            "accuracy": _share(a == b for a, b in sentiment),
+            "confusion": {
+                "labels": list(SENTIMENTS),
+                "matrix": [[sum(1 for a, b in sentiment if a == x and b == y) for y in SENTIMENTS]
+                           for x in SENTIMENTS],
+            },
+        }
+    frustrated = [(t.frustrated, r.sentiment.frustrated) for t, r in pairs if t.frustrated is not None]
+    if frustrated:
+        report["frustrated"] = _binary(frustrated)
+    return report
+
+
+def _share(flags) -> float:
+    flags = list(flags)
+    return round(sum(flags) / len(flags), 4)
+
+
+def _errors(pairs, limit: int = 10) -> dict:
+    """The most frequent confusions, "truth->predicted": count."""
+    counts: dict[str, int] = {}
+    for truth, predicted in pairs:
+        if truth != predicted:
+            key = f"{truth}->{predicted}"
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
+
+
+def _binary(pairs) -> dict:
+    tp = sum(1 for t, p in pairs if t and p)
+    fp = sum(1 for t, p in pairs if not t and p)
+    fn = sum(1 for t, p in pairs if t and not p)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "n": len(pairs),
+        "positives": tp + fn,
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "accuracy": _share(t == p for t, p in pairs),
+    }
