@@ -171,6 +171,8 @@ class TriageResult:
     # In hybrid mode, what the local model thought when it was not sure enough to decide:
     # {"category", "confidence", "model"}; kept to tune HYBRID_CONFIDENCE_BAR.
     local_opinion: Mapping[str, object] | None = None
+    # In hybrid mode, an LLM triage that was paid for but unusable, when the local one was kept.
+    discarded: "TriageResult | None" = None
 
 
 @dataclass(frozen=True)

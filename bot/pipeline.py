@@ -204,7 +204,12 @@ def _model_fields(
              "draft": _step(draft.engine, draft.model, draft.usage, prices)}
     if triage.local_opinion:
         steps["local_opinion"] = dict(triage.local_opinion)
-    costs = [steps["triage"]["cost_usd"], steps["draft"]["cost_usd"]]
+    if triage.discarded is not None:  # paid for, not used: still part of the ticket's cost
+        lost = triage.discarded
+        steps["discarded_triage"] = {**_step(lost.engine, lost.model, lost.usage, prices),
+                                     "error": lost.error}
+        usage = usage + lost.usage
+    costs = [step["cost_usd"] for step in steps.values() if "cost_usd" in step]
     return {
         "triage": {**triage.triage.as_dict(), "valid": triage.valid, "error": triage.error},
         "draft": draft.text,

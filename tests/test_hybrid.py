@@ -5,6 +5,7 @@ The LLM is a local OpenAI-compatible server, Zendesk the spec-validating fake.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,58 @@ def test_hybrid_needs_an_api_key_and_a_valid_bar():
         Settings.from_env({**base, "OPENAI_API_KEY": "sk", "HYBRID_CONFIDENCE_BAR": "1.5"})
     with pytest.raises(SettingsError, match="HYBRID_DRAFTS must be one of llm, local"):
         Settings.from_env({**base, "OPENAI_API_KEY": "sk", "HYBRID_DRAFTS": "both"})
+
+
+def test_an_unusable_llm_triage_falls_back_to_the_local_one_and_is_still_billed(
+    fake, llm_server, database_url, tmp_path
+):
+    llm_server.enqueue_content("not JSON at all", usage=(400, 10))  # the triage
+    llm_server.enqueue_content("still not JSON", usage=(450, 10))  # its repair turn
+    llm_server.enqueue_content("Hi Dana, could you tell us more?", usage=(900, 80))  # the draft
+    worker = hybrid_worker(database_url, llm_server, tmp_path)
+
+    run = run_ticket(worker, "2")
+
+    assert len(llm_server.requests) == 3
+    # The local model's opinion stands (not a confidence-0 stand-in), and it is below the bar,
+    # so the rules escalate it as low confidence.
+    assert run.triage_engine == "offline" and run.triage["valid"] is True
+    assert 0 < run.triage["confidence"] < 0.85
+    assert "low_confidence" in [r["code"] for r in run.rules["reasons"]]
+    lost = run.usage["discarded_triage"]
+    assert (lost["engine"], lost["prompt_tokens"], lost["completion_tokens"]) == ("openai", 850, 20)
+    assert "not" in lost["error"]
+    # 850 x $2/M + 20 x $8/M for the discarded triage, 900 x $2/M + 80 x $8/M for the draft.
+    assert run.cost_usd == pytest.approx(0.00186 + 0.00244)
+    assert (run.prompt_tokens, run.completion_tokens) == (1750, 100)
+
+
+def test_eval_measures_the_hybrid_before_it_is_switched_on(llm_server, tmp_path):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    data = tmp_path / "tickets.jsonl"
+    data.write_text(
+        json.dumps({"subject": EASY[0], "body": EASY[1], "category": "Billing"}) + "\n"
+        + json.dumps({"subject": HARD[0], "body": HARD[1], "category": "Technical"}) + "\n"
+    )
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(PRICES)
+    llm_server.enqueue_json(LLM_TRIAGE, usage=(400, 50))
+    env = {"HELPDESK": "sample", "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm_server.base_url,
+           "LLM_MODEL": "gpt-test", "LLM_PRICES_FILE": str(prices)}
+
+    result = CliRunner().invoke(main, ["eval", str(data), "--engine", "hybrid"], env=env)
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["decided_by"] == {"offline": 1, "openai": 1}
+    assert report["accuracy"] == 1.0  # the local model on the easy one, the LLM on the hard one
+    assert (report["prompt_tokens"], report["completion_tokens"]) == (400, 50)
+    assert report["cost_usd"] == pytest.approx(0.0012)
+    assert len(llm_server.requests) == 1 and "<ticket>" in llm_server.requests[0]["messages"][-1]["content"]
+
+    no_key = CliRunner().invoke(main, ["eval", str(data), "--engine", "openai"],
+                                env={**env, "OPENAI_API_KEY": ""})
+    assert no_key.exit_code == 1 and "needs OPENAI_API_KEY" in no_key.output

@@ -37,6 +37,11 @@ class HybridEngine:
         if local.triage.confidence >= self.bar:
             return local
         remote = self.remote.triage(request)
+        if not remote.valid:
+            # The LLM's answer was unusable even after its repair turn. The local triage, though
+            # below the bar, is a real opinion, better than the confidence-0 stand-in; its
+            # confidence still escalates it under the rules' threshold. The tokens were paid.
+            return replace(local, discarded=replace(remote, engine=remote.engine or self.remote.provider))
         opinion = {
             "category": local.triage.category,
             "confidence": local.triage.confidence,

@@ -128,22 +128,47 @@ def register(main: click.Group, settings_factory) -> None:
                   help="Model folder (default: LOCAL_MODEL_DIR, else the bundled model).")
     @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
                   help="Confidence threshold to report on (default: the policy's confidence_threshold).")
-    def evaluate(data, fmt, text_cols, label_col, maps, from_zendesk, since, category_field, model_dir, threshold):
-        from bot.errors import SettingsError
-        from bot.llm.offline import OfflineEngine
+    @click.option("--engine", type=click.Choice(["offline", "openai", "hybrid"]), default="offline",
+                  show_default=True,
+                  help="openai/hybrid call the configured LLM (OPENAI_*, LLM_MODEL, HYBRID_CONFIDENCE_BAR): "
+                       "this costs what triage costs, and the report says how much.")
+    def evaluate(data, fmt, text_cols, label_col, maps, from_zendesk, since, category_field, model_dir,
+                 threshold, engine):
+        from dataclasses import replace
+
+        from bot.domain import CustomerContext
+        from bot.errors import BotError, SettingsError
+        from bot.llm import llm_from_settings
+        from bot.llm.pricing import PriceTable
         from bot.policy import load_policy
+        from bot.prompts import build_triage_request, load_prompts
         from bot.triage.evaluate import evaluate_engine
 
         settings = settings_factory(services=False)
         tickets = _tickets(settings_factory, data, fmt, text_cols, label_col, maps, from_zendesk,
                            since, category_field)
+        settings = replace(settings, llm_provider=engine,
+                           local_model_dir=str(model_dir or settings.local_model_dir))
         try:
-            engine = OfflineEngine.from_files(settings.offline_config, model_dir or settings.local_model_dir)
-            if threshold is None:
-                threshold = load_policy(settings.policy_file).confidence_threshold
+            if engine != "offline" and not settings.openai_api_key:
+                raise SettingsError(f"--engine {engine} needs OPENAI_API_KEY")
+            llm = llm_from_settings(settings)
+            policy = load_policy(settings.policy_file)
+            prompts = load_prompts(settings.prompts_dir)
+            prices = PriceTable.from_file(settings.llm_prices_file) if engine != "offline" else None
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
-        _echo_json(evaluate_engine(engine, tickets, threshold))
+        if threshold is None:
+            threshold = policy.confidence_threshold
+
+        def build_request(ticket):
+            return build_triage_request(ticket, CustomerContext(), prompts, policy)
+
+        try:
+            report = evaluate_engine(llm, tickets, threshold, build_request, prices)
+        except BotError as exc:  # the LLM failed (rate limit, credentials...): nothing to report
+            raise click.ClickException(f"{engine} triage failed: {exc}") from None
+        _echo_json(report)
 
 
 def _echo_json(data) -> None:

@@ -3,7 +3,7 @@ and, where the data has them, priority, language, sentiment and frustration."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from bot.domain import CATEGORIES, SENTIMENTS, CustomerContext, Ticket
 from bot.llm.base import TriageRequest
@@ -11,14 +11,26 @@ from bot.triage.data import LabelledTicket
 from bot.triage.metrics import classification_report
 
 
-def evaluate_engine(engine, tickets: Sequence[LabelledTicket], threshold: float) -> dict:
-    results = []
+def evaluate_engine(
+    engine,
+    tickets: Sequence[LabelledTicket],
+    threshold: float,
+    build_request: Callable[[Ticket], TriageRequest] | None = None,
+    prices=None,
+) -> dict:
+    """`build_request`: the real prompts, for an engine that calls an LLM (the local engine
+    reads only the ticket). `prices`: a PriceTable, to report what the LLM calls cost."""
+    outcomes = []
     for number, labelled in enumerate(tickets, start=1):
         ticket = Ticket(id=str(number), subject=labelled.subject, description=labelled.body)
-        request = TriageRequest(messages=(), ticket=ticket, context=CustomerContext())
-        results.append(engine.triage(request).triage)
+        if build_request is not None:
+            request = build_request(ticket)
+        else:
+            request = TriageRequest(messages=(), ticket=ticket, context=CustomerContext())
+        outcomes.append(engine.triage(request))
+    results = [outcome.triage for outcome in outcomes]
     labels = [c for c in CATEGORIES if any(c in (t.category, r.category) for t, r in zip(tickets, results))]
-    report = {"model": engine.model}
+    report = {"model": engine.model, **_spend(outcomes, prices)}
     report.update(
         classification_report(
             [t.category for t in tickets],
@@ -55,6 +67,27 @@ def evaluate_engine(engine, tickets: Sequence[LabelledTicket], threshold: float)
     if frustrated:
         report["frustrated"] = _binary(frustrated)
     return report
+
+
+def _spend(outcomes, prices) -> dict:
+    """Which engine decided how many tickets, the tokens used and, with prices, their cost."""
+    engines: dict[str, int] = {}
+    prompt = completion = 0
+    cost: float | None = 0.0
+    for outcome in outcomes:
+        engines[outcome.engine or "?"] = engines.get(outcome.engine or "?", 0) + 1
+        for result in (outcome, outcome.discarded):
+            if result is None:
+                continue
+            prompt += result.usage.prompt_tokens
+            completion += result.usage.completion_tokens
+            step = prices.cost(result.model, result.usage) if prices is not None else None
+            cost = None if cost is None or step is None else cost + step
+    spend: dict = {"decided_by": engines, "prompt_tokens": prompt, "completion_tokens": completion}
+    if prices is not None:
+        spend["cost_usd"] = None if cost is None else round(cost, 6)
+        spend["cost_per_ticket_usd"] = None if cost is None else round(cost / len(outcomes), 8)
+    return spend
 
 
 def _share(flags) -> float:
