@@ -23,6 +23,15 @@ CATEGORIES: tuple[str, ...] = (
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 
 
+def category_named(name: str) -> str | None:
+    """The category a name or slug means, whatever its case: "bug report", "bug_report"."""
+    folded = name.strip().casefold()
+    for category in CATEGORIES:
+        if folded in (category.casefold(), category_slug(category)):
+            return category
+    return None
+
+
 def category_slug(category: str) -> str:
     """`Feature request` -> `feature_request`: used in tags and prompt file names."""
     return category.lower().replace(" ", "_")

@@ -177,6 +177,18 @@ class Settings:
                 problems.append(f"{name} must be more than 0 seconds")
         return problems
 
+    def missing_zendesk_credentials(self) -> list[str]:
+        """The settings an API call to Zendesk needs and does not have."""
+        return [
+            name
+            for name, value in (
+                ("ZENDESK_SUBDOMAIN or ZENDESK_URL", self.zendesk_subdomain or self.zendesk_url),
+                ("ZENDESK_EMAIL", self.zendesk_email),
+                ("ZENDESK_API_TOKEN", self.zendesk_api_token),
+            )
+            if not value
+        ]
+
     def _service_problems(self) -> list[str]:
         """Credentials and files needed to talk to the helpdesk, the help centers and the LLM."""
         problems: list[str] = []
@@ -193,15 +205,7 @@ class Settings:
                 # zenpy can only be redirected by host and scheme (ZENPY_FORCE_NETLOC/SCHEME).
                 problems.append("ZENDESK_URL must be scheme://host[:port] with no path")
         if "zendesk" in self.kb_sources and self.helpdesk != "zendesk":
-            missing = [
-                name
-                for name, value in (
-                    ("ZENDESK_SUBDOMAIN or ZENDESK_URL", self.zendesk_subdomain or self.zendesk_url),
-                    ("ZENDESK_EMAIL", self.zendesk_email),
-                    ("ZENDESK_API_TOKEN", self.zendesk_api_token),
-                )
-                if not value
-            ]
+            missing = self.missing_zendesk_credentials()
             if missing:
                 problems.append(f"KB_SOURCES has zendesk, which needs {', '.join(missing)}")
         if "intercom" in self.kb_sources and not self.intercom_access_token:

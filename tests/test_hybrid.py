@@ -202,7 +202,9 @@ def test_an_unusable_llm_triage_falls_back_to_the_local_one_and_is_still_billed(
     # so the rules escalate it as low confidence.
     assert run.triage_engine == "offline" and run.triage["valid"] is True
     assert 0 < run.triage["confidence"] < 0.85
-    assert "low_confidence" in [r["code"] for r in run.rules["reasons"]]
+    codes = [r["code"] for r in run.rules["reasons"]]
+    assert "low_confidence" in codes and "model_flagged" in codes  # no engine was sure
+    assert "The LLM's answer was unusable" in run.triage["reasoning"]
     lost = run.usage["discarded_triage"]
     assert (lost["engine"], lost["prompt_tokens"], lost["completion_tokens"]) == ("openai", 850, 20)
     assert "not" in lost["error"]

@@ -160,3 +160,10 @@ def test_shouting_in_cyrillic_is_frustration(engine):
 )
 def test_language(engine, description, language):
     assert triage(engine, "", description).triage.language == language
+
+
+@pytest.mark.parametrize("subject, body", [("", ""), ("", "   \n "), ("!!!", "?? --- ..."), ("", "🙂📎")])
+def test_a_ticket_without_words_gets_confidence_0_not_a_guess(engine, subject, body):
+    t = triage(engine, subject, body).triage
+    assert (t.category, t.confidence, t.language) == ("Other", 0.0, "en")
+    assert "no text to read" in t.reasoning

@@ -3,6 +3,8 @@ input readers, and LLM prices."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.special import softmax
@@ -145,7 +147,8 @@ def test_cost_with_cached_tokens_and_prefix_match(tmp_path):
                              "  gpt-x-mini: {input: 0.2, output: 0.8}\n")
     # 1000 prompt tokens, 400 of them cached, 100 completion: 600*2 + 400*0.5 + 100*8 per million.
     assert table.cost("gpt-x", Usage(1000, 100, 400)) == pytest.approx(0.0022)
-    assert table.price_of("gpt-x-mini-2025-01-01").input == 0.2  # longest prefix wins
+    assert table.price_of("gpt-x-mini-2025-01-01").input == 0.2  # a dated snapshot
+    assert table.price_of("gpt-x-audio-preview") is None  # another model, not gpt-x
     assert table.cost("gpt-x-mini", Usage(1000, 0, 1000)) == pytest.approx(0.0002)  # no cached price
     assert table.cost("llama", Usage(10, 10)) is None
     assert table.cost("llama", Usage()) == 0.0
@@ -177,3 +180,27 @@ def test_check_warns_when_the_configured_model_has_no_price(tmp_path):
                                 "LLM_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test",
                                 "LLM_MODEL": "gpt-4o-mini"})
     assert check_configuration(priced) == []
+
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"subject": "a\u2028b", "body": "c\x85d", "category": "Billing"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    assert read_tickets(path)[0].subject == "a\u2028b"
+
+
+@pytest.mark.parametrize("value, expected", [("3.0", 3), (2, 2), ("lowest", 5), ("High", 2)])
+def test_priority_values(tmp_path, value, expected):
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"subject": "a", "body": "b", "category": "Billing", "priority": value}))
+    assert read_tickets(path)[0].priority == expected
+
+
+def test_a_model_whose_weights_do_not_fit_is_refused_at_load(tmp_path):
+    from bot.triage.model_io import load_model, save_model
+    from tests.triage_support import tiny_model
+
+    folder = save_model(tiny_model(), tmp_path / "m")
+    np.save(folder / "coef.npy", np.zeros((3, 5), dtype=np.float32))
+    with pytest.raises(SettingsError, match="weights are"):
+        load_model(folder)

@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.errors import SettingsError
 from bot.llm.base import LLM, DraftRequest, TriageRequest
 from bot.llm.offline import OfflineEngine
+from bot.settings import DEFAULT_MODEL_DIR
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
@@ -42,7 +43,7 @@ def make_llm(
         )
         if provider == "openai":
             return remote
-    local = OfflineEngine.from_files(offline_config, model_dir or _default_model_dir())
+    local = OfflineEngine.from_files(offline_config, model_dir or DEFAULT_MODEL_DIR)
     if provider == "offline":
         return local
     from bot.llm.hybrid import HybridEngine
@@ -62,9 +63,3 @@ def llm_from_settings(settings) -> LLM:
         hybrid_bar=settings.hybrid_confidence_bar,
         hybrid_drafts=settings.hybrid_drafts,
     )
-
-
-def _default_model_dir() -> Path:
-    from bot.settings import DEFAULT_MODEL_DIR
-
-    return DEFAULT_MODEL_DIR

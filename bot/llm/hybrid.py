@@ -39,9 +39,16 @@ class HybridEngine:
         remote = self.remote.triage(request)
         if not remote.valid:
             # The LLM's answer was unusable even after its repair turn. The local triage, though
-            # below the bar, is a real opinion, better than the confidence-0 stand-in; its
-            # confidence still escalates it under the rules' threshold. The tokens were paid.
-            return replace(local, discarded=replace(remote, engine=remote.engine or self.remote.provider))
+            # below the bar, is a real opinion, better than the confidence-0 stand-in; but no
+            # engine was sure, so it is flagged for a human (`model_flagged`) whatever its
+            # confidence. The tokens were paid: they are recorded with the run.
+            kept = replace(
+                local.triage,
+                escalate=True,
+                reasoning=f"{local.triage.reasoning} The LLM's answer was unusable, and this "
+                "local triage is below the hybrid bar: a human should check it.",
+            )
+            return replace(local, triage=kept, discarded=replace(remote, engine=self.remote.provider))
         opinion = {
             "category": local.triage.category,
             "confidence": local.triage.confidence,

@@ -12,6 +12,7 @@ The reasoning says which engine decided and which words weighed most.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from bot.llm.base import DraftRequest, TriageRequest
 from bot.llm.offline_drafts import TemplateDrafter
 from bot.triage.model import TriageModel
 from bot.triage.signals import LanguageDetector, Lexicon, MoodReader, normalise
+
+
+_WORD = re.compile(r"[^\W_]")  # a letter or a digit, in any script
 
 
 class OfflineEngine:
@@ -62,8 +66,10 @@ class OfflineEngine:
 
     def triage(self, request: TriageRequest) -> TriageResult:
         ticket = request.ticket
-        prediction = self.classifier.predict([(ticket.subject, ticket.description)])[0]
         raw = f"{ticket.subject}\n{ticket.description}"
+        if not _WORD.search(raw):
+            return self._nothing_to_read()
+        prediction = self.classifier.predict([(ticket.subject, ticket.description)])[0]
         text = normalise(raw)
         category, confidence = prediction.category, prediction.confidence
 
@@ -105,6 +111,20 @@ class OfflineEngine:
             reasoning=" ".join(reasons),
             sentiment=Sentiment(label=mood.label, frustrated=mood.frustrated),
             language=language,
+        )
+        return TriageResult(triage=triage, model=self.model, usage=Usage(), engine=self.provider)
+
+    def _nothing_to_read(self) -> TriageResult:
+        """No words at all (an attachment-only e-mail, an empty form): no model has an opinion,
+        so confidence 0 and a human takes it, instead of a guess from punctuation."""
+        triage = Triage(
+            category="Other",
+            priority=3,
+            escalate=False,
+            confidence=0.0,
+            reasoning=f"Local model {self.classifier.name}: the ticket has no text to read.",
+            sentiment=Sentiment(),
+            language=self._language.default,
         )
         return TriageResult(triage=triage, model=self.model, usage=Usage(), engine=self.provider)
 

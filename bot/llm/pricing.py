@@ -6,6 +6,7 @@ costs `None` (unknown), never 0, so a report cannot mistake "not priced" for "fr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -14,6 +15,8 @@ import yaml
 
 from bot.domain import Usage
 from bot.errors import SettingsError
+
+_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,12 @@ class PriceTable:
         return table
 
     def price_of(self, model: str) -> Price | None:
+        """The exact name, or the name with a dated snapshot suffix ("gpt-4o-mini-2024-07-18"):
+        "gpt-4o-audio-preview" is another model with other prices, not "gpt-4o"."""
         if model in self.prices:
             return self.prices[model]
-        prefixes = [name for name in self.prices if model.startswith(name)]
-        return self.prices[max(prefixes, key=len)] if prefixes else None
+        base = _SNAPSHOT.sub("", model)
+        return self.prices.get(base)
 
     def cost(self, model: str, usage: Usage) -> float | None:
         """USD for one call's tokens; 0 when no tokens were used; None when the model has no price."""

@@ -26,8 +26,11 @@ DEFAULT_RECIPE = PROJECT_ROOT / "config" / "training" / "default.yaml"
 
 
 def load_recipe(path: Path) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        recipe = yaml.safe_load(fh)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            recipe = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read the recipe {path}: {exc}") from None
     if not isinstance(recipe, dict) or not recipe.get("sources"):
         raise DataError(f"{path}: a recipe needs `sources`")
     return recipe
@@ -46,17 +49,13 @@ def assemble(recipe: dict, root: Path = PROJECT_ROOT) -> tuple[list[LabelledTick
             chosen = read_tickets(path)
         else:
             text_cols = tuple(source["text"])
-            # Keep every intent apart first, so the cap applies per intent.
-            by_intent: dict[str, list[LabelledTicket]] = {}
-            identity = {label: label for label in mapping}
+            # Read with each intent standing for itself (an intent the recipe does not name is
+            # refused as an unknown label), to keep the intents apart: the cap is per intent.
             # Chat-like one-liners: the text is the body, as a customer's message would be.
             columns = Columns(text_cols, source["label"], first_is_subject=False)
-            raw = read_tickets(path, columns, identity)
-            for ticket in raw:
+            by_intent: dict[str, list[LabelledTicket]] = {}
+            for ticket in read_tickets(path, columns, {label: label for label in mapping}):
                 by_intent.setdefault(ticket.category, []).append(ticket)
-            unmapped = sorted(set(by_intent) - set(mapping))
-            if unmapped:
-                raise DataError(f"{path}: intents missing from the recipe's mapping: {unmapped}")
             chosen = []
             for intent in sorted(by_intent):
                 category = mapping[intent]

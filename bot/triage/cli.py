@@ -16,6 +16,9 @@ import click
 from bot.triage.data import Columns, DataError, class_counts, parse_mapping, parse_text_cols, read_tickets
 
 
+FEW_PER_CATEGORY = 30
+
+
 class InputError(click.ClickException):
     exit_code = 2
 
@@ -60,7 +63,7 @@ def _tickets(settings_factory, data, fmt, text_cols, label_col, maps, from_zende
             raise DataError("missing DATA: a .jsonl or .csv file of labelled tickets (or --from-zendesk)")
         if not data.exists():
             raise DataError(f"no such file: {data}")
-        columns = Columns(parse_text_cols(text_cols) if text_cols else Columns.text, label_col)
+        columns = Columns(parse_text_cols(text_cols), label_col) if text_cols else Columns(label=label_col)
         return read_tickets(data, columns, mapping, fmt)
     except DataError as exc:
         raise InputError(str(exc)) from None
@@ -72,9 +75,7 @@ def _zendesk_tickets(settings_factory, mapping, since, category_field):
 
     start = parse_since(since)
     settings = settings_factory(services=False)
-    missing = [n for n, v in (("ZENDESK_SUBDOMAIN or ZENDESK_URL", settings.zendesk_subdomain or settings.zendesk_url),
-                              ("ZENDESK_EMAIL", settings.zendesk_email),
-                              ("ZENDESK_API_TOKEN", settings.zendesk_api_token)) if not v]
+    missing = settings.missing_zendesk_credentials()
     if missing:
         raise DataError(f"--from-zendesk needs {', '.join(missing)}")
     helpdesk = ZendeskHelpdesk.from_settings(settings)
@@ -108,6 +109,10 @@ def register(main: click.Group, settings_factory) -> None:
         counts = class_counts(tickets)
         click.echo(f"training on {len(tickets)} tickets: "
                    + ", ".join(f"{c_} {n}" for c_, n in counts.items()), err=True)
+        if min(counts.values()) < FEW_PER_CATEGORY:
+            click.echo(f"warning: fewer than {FEW_PER_CATEGORY} tickets in some categories: the "
+                       "model and its calibration will be rough; check it with `eval` on other tickets",
+                       err=True)
         started = time.monotonic()
         try:
             model = fit(tickets, TrainOptions(c=c, folds=folds), progress=lambda m: click.echo(m, err=True))
@@ -165,7 +170,9 @@ def register(main: click.Group, settings_factory) -> None:
             return build_triage_request(ticket, CustomerContext(), prompts, policy)
 
         try:
-            report = evaluate_engine(llm, tickets, threshold, build_request, prices)
+            # The local engine reads the ticket only: no prompt to build for it.
+            report = evaluate_engine(llm, tickets, threshold,
+                                     build_request if engine != "offline" else None, prices)
         except BotError as exc:  # the LLM failed (rate limit, credentials...): nothing to report
             raise click.ClickException(f"{engine} triage failed: {exc}") from None
         _echo_json(report)

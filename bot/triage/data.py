@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from bot.domain import CATEGORIES, SENTIMENTS
+from bot.domain import CATEGORIES, SENTIMENTS, category_named
 
 DROP = "-"  # `--map "wontfix=-"`: leave tickets with this label out
-PRIORITY_WORDS = {"urgent": 1, "high": 2, "normal": 3, "low": 4}  # Zendesk's four values
+# Zendesk's four values, and the policy's "lowest" for 5.
+PRIORITY_WORDS = {"urgent": 1, "high": 2, "normal": 3, "low": 4, "lowest": 5}
 _MAX_CSV_FIELD = 10 * 1024 * 1024  # GitHub issue bodies with logs run to hundreds of kB
 
 
@@ -32,7 +33,7 @@ class LabelledTicket:
     priority: int | None = None  # 1..5, when the data has it
     language: str | None = None  # ISO 639-1, when the data has it
     sentiment: str | None = None  # one of SENTIMENTS, when the data has it (eval only)
-    frustrated: bool | None = None  # when the data has it (eval only)
+    frustrated: bool | None = None  # when the data has it: eval, and train's frustration head
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,6 @@ class Columns:
 
 def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
     """`["bug=Bug report", "question=Technical", "spam=-"]` -> {source label: category or DROP}."""
-    folded = {c.casefold(): c for c in CATEGORIES}
     mapping: dict[str, str] = {}
     for pair in pairs:
         source, sep, target = pair.partition("=")
@@ -54,12 +54,12 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
         if not sep or not source or not target:
             raise DataError(f"--map {pair!r}: write it as SOURCE=Category (or SOURCE=- to drop)")
         if target != DROP:
-            if target.casefold() not in folded:
+            if category_named(target) is None:
                 raise DataError(
                     f"--map {pair!r}: {target!r} is not a category; use one of "
                     f"{', '.join(CATEGORIES)} (or - to drop)"
                 )
-            target = folded[target.casefold()]
+            target = category_named(target)
         if mapping.get(source, target) != target:
             raise DataError(f"--map: {source!r} is mapped twice, to {mapping[source]!r} and {target!r}")
         mapping[source] = target
@@ -94,14 +94,13 @@ def label_records(
     where: str,
 ) -> list[LabelledTicket]:
     """(line number, record) pairs -> tickets; unmapped labels are reported all at once."""
-    folded = {c.casefold(): c for c in CATEGORIES}
     tickets: list[LabelledTicket] = []
     unknown: dict[str, list[int]] = {}
     for line, record in records:
         label = _text(record.get(columns.label))
         if not label:
             raise DataError(f"{where}, line {line}: no label in {columns.label!r}")
-        category = mapping.get(label) or folded.get(label.casefold())
+        category = mapping.get(label) or category_named(label)
         if category is None:
             unknown.setdefault(label, []).append(line)
             continue
@@ -147,7 +146,8 @@ def _format_of(path: Path) -> str:
 
 
 def _jsonl_records(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, object]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split("\n"), not splitlines(): U+2028 and friends may stand unescaped inside JSON strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -192,12 +192,12 @@ def _priority(value: object, where: str, line: int) -> int | None:
     if isinstance(value, str) and value.strip().lower() in PRIORITY_WORDS:
         return PRIORITY_WORDS[value.strip().lower()]
     try:
-        number = int(str(value).strip())
+        number = float(str(value).strip())  # "3.0": spreadsheets and pandas write whole numbers so
     except ValueError:
-        number = 0
-    if not 1 <= number <= 5:
+        number = 0.0
+    if number not in (1.0, 2.0, 3.0, 4.0, 5.0):
         raise DataError(f"{where}, line {line}: priority must be 1-5 or urgent/high/normal/low, got {value!r}")
-    return number
+    return int(number)
 
 
 def _sentiment(value: object, where: str, line: int) -> str | None:

@@ -37,7 +37,10 @@ def prepare(subject: str, body: str, subject_weight: int = 2) -> str:
     body = _QUOTED_LINE.sub(" ", body)
     body = _CODE_BLOCK.sub(" codeblock ", body)
     body = body[:MAX_BODY_CHARS]
-    text = " . ".join([subject or ""] * subject_weight + [body])
+    subject = subject or ""
+    # Only the parts there are: separators around an empty subject would be a feature of
+    # their own (and one that public one-line datasets, with no subjects, all share).
+    text = " . ".join(part for part in [subject] * subject_weight + [body] if part.strip())
     text = _URL.sub(" urlmarker ", text)
     text = _EMAIL.sub(" emailmarker ", text)
     return _NUMBER.sub(" 0 ", text)

@@ -14,10 +14,11 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping
 
-from bot.domain import CATEGORIES, Ticket, category_slug
+from bot.domain import Ticket, category_named
 from bot.triage.data import DROP, PRIORITY_WORDS, DataError, LabelledTicket
 
 BOT_TAG_PREFIX = "ai_"
+BOT_TRIAGED_TAG = "ai_triaged"
 _SINCE = re.compile(r"^(\d+)([dw])$")
 
 
@@ -39,13 +40,11 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
 def label_of(values: Iterable[str], mapping: Mapping[str, str]) -> str | None:
     """The one category these values name; DROP when one of them is dropped; None when none
     or several different categories are named."""
-    by_name = {c.casefold(): c for c in CATEGORIES}
-    by_name.update({category_slug(c): c for c in CATEGORIES})
     found = set()
     for value in values:
         if value.startswith(BOT_TAG_PREFIX):
             continue
-        category = mapping.get(value) or by_name.get(value.casefold())
+        category = mapping.get(value) or category_named(value)
         if category:
             found.add(category)
     if DROP in found:  # e.g. `--map spam=-`: the ticket is left out, whatever else it has
@@ -81,7 +80,10 @@ def labelled_tickets(
                 subject=ticket.subject,
                 body=ticket.description,
                 category=category,
-                priority=PRIORITY_WORDS.get((ticket.priority or "").lower()),
+                # The bot sets the priority of the tickets it triaged: learning it back would be
+                # the same self-agreement as learning its tags, so those priorities are unknown.
+                priority=None if BOT_TRIAGED_TAG in ticket.tags
+                else PRIORITY_WORDS.get((ticket.priority or "").lower()),
             )
         )
     return out, skipped

@@ -124,27 +124,14 @@ def train(
     progress: Callable[[str], None] = lambda message: None,
 ) -> TriageModel:
     labels, y, texts, folds = _prepare(tickets, options)
-
     started = time.monotonic()
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=options.seed)
-    splits = list(splitter.split(texts, y))
-    # The folds and the final model are independent fits: run them side by side, one per
-    # core. Each is deterministic, so the result does not depend on the number of cores.
-    jobs = [delayed(_fit_fold)([texts[i] for i in tr], y[tr], [texts[i] for i in te], options, len(labels))
-            for tr, te in splits]
-    jobs.append(delayed(_fit_final)(texts, y, [t.priority for t in tickets],
-                                    [t.frustrated for t in tickets], options, len(labels)))
-    oof_logits = np.zeros((len(tickets), len(labels)))
-    workers = max(1, min(options.jobs or os.cpu_count() or 1, len(jobs)))
-    if len(tickets) < PARALLEL_FROM:
-        workers = 1  # starting worker processes costs more than it saves on small data
-    results = Parallel(n_jobs=workers, return_as="generator")(jobs)
-    for number, result in enumerate(results, start=1):
-        if number <= folds:
-            oof_logits[splits[number - 1][1]] = result
-            progress(f"fold {number}/{folds} done ({time.monotonic() - started:.1f} s)")
-        else:
-            final = result
+
+    def fold_done(number: int) -> None:
+        progress(f"fold {number}/{folds} done ({time.monotonic() - started:.1f} s)")
+
+    final_job = delayed(_fit_final)(texts, y, [t.priority for t in tickets],
+                                    [t.frustrated for t in tickets], options, len(labels))
+    oof_logits, final = _out_of_fold(texts, y, folds, len(labels), options, fold_done, final_job)
     progress(f"final model trained ({time.monotonic() - started:.1f} s)")
 
     temperature = fit_temperature(oof_logits, y)
@@ -167,14 +154,32 @@ def cross_validated(
     """(labels, true label index per ticket, calibrated out-of-fold probabilities): the
     predictions `train` reports on, for figures it does not compute (per group, per source)."""
     labels, y, texts, folds = _prepare(tickets, options)
-    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=options.seed).split(texts, y))
-    jobs = [delayed(_fit_fold)([texts[i] for i in tr], y[tr], [texts[i] for i in te], options, len(labels))
-            for tr, te in splits]
-    logits = np.zeros((len(tickets), len(labels)))
-    workers = 1 if len(tickets) < PARALLEL_FROM else max(1, min(options.jobs or os.cpu_count() or 1, folds))
-    for (_, test_idx), fold_logits in zip(splits, Parallel(n_jobs=workers)(jobs)):
-        logits[test_idx] = fold_logits
+    logits, _ = _out_of_fold(texts, y, folds, len(labels), options)
     return labels, y, softmax(logits / fit_temperature(logits, y), axis=1)
+
+
+def _out_of_fold(texts, y, folds, classes, options, fold_done=lambda number: None, extra_job=None):
+    """Out-of-fold logits of each ticket, and the result of `extra_job` (the final fit).
+
+    The folds and the final model are independent fits: they run side by side, one per core.
+    Each is deterministic, so the result does not depend on the number of cores.
+    """
+    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=options.seed).split(texts, y))
+    jobs = [delayed(_fit_fold)([texts[i] for i in tr], y[tr], [texts[i] for i in te], options, classes)
+            for tr, te in splits]
+    if extra_job is not None:
+        jobs.append(extra_job)
+    workers = max(1, min(options.jobs or os.cpu_count() or 1, len(jobs)))
+    if len(texts) < PARALLEL_FROM:
+        workers = 1  # starting worker processes costs more than it saves on small data
+    logits, extra = np.zeros((len(texts), classes)), None
+    for number, result in enumerate(Parallel(n_jobs=workers, return_as="generator")(jobs), start=1):
+        if number <= folds:
+            logits[splits[number - 1][1]] = result
+            fold_done(number)
+        else:
+            extra = result
+    return logits, extra
 
 
 def _prepare(tickets, options: TrainOptions):

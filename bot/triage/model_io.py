@@ -3,7 +3,7 @@
 No pickle: loading a model folder never runs code from it, and a model outlives the
 scikit-learn version that trained it. Every file is written byte-for-byte reproducibly
 (`.npy` has no timestamp; gzip gets mtime 0), so retraining on the same data gives the same
-files, which `tests/test_triage_model.py` checks.
+files, which `tests/test_triage_cli.py` checks.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.domain import CATEGORIES
 from bot.errors import SettingsError
 from bot.triage.features import Block, FeatureSpace
 from bot.triage.model import TriageModel
@@ -80,7 +81,7 @@ def load_model(folder: str | Path) -> TriageModel:
             blocks.append(Block(dict(spec["params"]), vocabulary, _array(folder, spec["idf"])))
         arrays = {name: _array(folder, file) for name, file in manifest["arrays"].items()}
         meta = {k: v for k, v in manifest.items() if k not in _STRUCTURE}
-        return TriageModel(
+        model = TriageModel(
             features=FeatureSpace(blocks, int(manifest["subject_weight"])),
             labels=list(manifest["labels"]),
             coef=arrays["coef"],
@@ -93,8 +94,23 @@ def load_model(folder: str | Path) -> TriageModel:
             frustration_intercept=arrays.get("frustration_intercept"),
             meta=meta,
         )
+        _check(model)
+        return model
     except (KeyError, OSError, ValueError, TypeError) as exc:
         raise SettingsError(f"the triage model in {folder} is incomplete or damaged: {exc!r}") from None
+
+
+def _check(model: TriageModel) -> None:
+    """Refuse at load time what would fail at the first ticket."""
+    unknown = [label for label in model.labels if label not in CATEGORIES]
+    if unknown or len(model.labels) < 2:
+        raise ValueError(f"labels must be two or more of {CATEGORIES}, got {model.labels}")
+    expected = (len(model.labels), model.features.size)
+    if model.coef.shape != expected or model.intercept.shape != expected[:1]:
+        raise ValueError(f"weights are {model.coef.shape}, expected {expected}")
+    for block in model.features.blocks:
+        if block.idf.shape != (block.size,):
+            raise ValueError("a vocabulary and its idf weights differ in length")
 
 
 _STRUCTURE = {"format", "labels", "temperature", "subject_weight", "blocks", "priority_levels", "arrays"}
@@ -110,8 +126,12 @@ def _write_gzip(path: Path, data: bytes) -> None:
 
 
 def _digest(folder: Path, manifest: dict) -> str:
-    """sha256 over the data files: names the model's content in every run record."""
+    """sha256 over everything that decides a prediction (labels, calibration, feature settings
+    and the data files): names the model's content in every run record."""
     h = hashlib.sha256()
+    decisive = {k: manifest[k] for k in ("labels", "temperature", "subject_weight", "priority_levels")}
+    decisive["blocks"] = [b["params"] for b in manifest["blocks"]]
+    h.update(json.dumps(decisive, sort_keys=True).encode())
     names = sorted({*manifest["arrays"].values(), *(b["vocabulary"] for b in manifest["blocks"])})
     for name in names:
         h.update(name.encode())

@@ -65,10 +65,10 @@ class LanguageDetector:
         self.languages = languages
         self.min_confidence = min_confidence
         self.min_stopword_hits = min_stopword_hits
-        _identifier(languages)  # loads once per process; an unknown code raises ValueError now
+        self._identifier = _identifier(languages)  # once per process; unknown codes raise now
 
     def detect(self, text: str) -> str:
-        code, probability = _identifier(self.languages).classify(text)
+        code, probability = self._identifier.classify(text)
         if probability >= self.min_confidence:
             return str(code)
         return self.by_stopwords(normalise(text))
