@@ -151,3 +151,18 @@ def test_map_can_drop_labels(tmp_path):
 def test_eval_without_a_model_uses_the_bundled_one():
     report = json.loads(run("eval", TICKETS).stdout)
     assert report["model"].startswith("local:triage-default@") and report["n"] == 48
+
+
+def test_a_single_text_column_is_the_body(tmp_path):
+    from bot.triage.cli import columns_for
+    from bot.triage.data import read_tickets
+
+    data = tmp_path / "chat.csv"
+    data.write_text("message,label\nI was charged twice,billing\n")
+    ticket = read_tickets(data, columns_for("message", "label"), {"billing": "Billing"})[0]
+    assert (ticket.subject, ticket.body) == ("", "I was charged twice")
+    two = read_tickets(ISSUES, columns_for("title,body", "label"), {"bug": "Bug report", "feature": "-",
+                                                                     "question": "-"})[0]
+    assert (two.subject, two.body.split("\n")[0]) == ("App crashes", "The app crashes when I upload a PNG larger than 5 MB.")
+    result = run("eval", data, "--text-cols", "message", "--label-col", "label", "--map", "billing=Billing")
+    assert result.exit_code == 0 and json.loads(result.stdout)["n"] == 1

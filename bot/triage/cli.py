@@ -32,8 +32,8 @@ def _input_options(command):
         click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
                      help="Input format (default: from the file's extension)."),
         click.option("--text-cols", default=None,
-                     help="Comma-separated text columns; the first is the subject. "
-                          "Default: subject,body."),
+                     help="Comma-separated text columns; with two or more, the first is the "
+                          "subject. Default: subject,body."),
         click.option("--label-col", default="category", show_default=True,
                      help="The column holding the label."),
         click.option("--map", "maps", multiple=True, metavar="SOURCE=Category",
@@ -63,10 +63,17 @@ def _tickets(settings_factory, data, fmt, text_cols, label_col, maps, from_zende
             raise DataError("missing DATA: a .jsonl or .csv file of labelled tickets (or --from-zendesk)")
         if not data.exists():
             raise DataError(f"no such file: {data}")
-        columns = Columns(parse_text_cols(text_cols), label_col) if text_cols else Columns(label=label_col)
-        return read_tickets(data, columns, mapping, fmt)
+        return read_tickets(data, columns_for(text_cols, label_col), mapping, fmt)
     except DataError as exc:
         raise InputError(str(exc)) from None
+
+
+def columns_for(text_cols: str | None, label_col: str) -> Columns:
+    if not text_cols:
+        return Columns(label=label_col)
+    names = parse_text_cols(text_cols)
+    # One text column is the customer's message: a body, not a subject.
+    return Columns(names, label_col, first_is_subject=len(names) > 1)
 
 
 def _zendesk_tickets(settings_factory, mapping, since, category_field):

@@ -17,7 +17,7 @@ from bot.domain import CATEGORIES, SENTIMENTS, category_named
 
 DROP = "-"  # `--map "wontfix=-"`: leave tickets with this label out
 # Zendesk's four values, and the policy's "lowest" for 5.
-PRIORITY_WORDS = {"urgent": 1, "high": 2, "normal": 3, "low": 4, "lowest": 5}
+PRIORITY_BY_NAME = {"urgent": 1, "high": 2, "normal": 3, "low": 4, "lowest": 5}
 _MAX_CSV_FIELD = 10 * 1024 * 1024  # GitHub issue bodies with logs run to hundreds of kB
 
 
@@ -189,8 +189,8 @@ def _text(value: object) -> str:
 def _priority(value: object, where: str, line: int) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().lower() in PRIORITY_WORDS:
-        return PRIORITY_WORDS[value.strip().lower()]
+    if isinstance(value, str) and value.strip().lower() in PRIORITY_BY_NAME:
+        return PRIORITY_BY_NAME[value.strip().lower()]
     try:
         number = float(str(value).strip())  # "3.0": spreadsheets and pandas write whole numbers so
     except ValueError:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping
 
 from bot.domain import Ticket, category_named
-from bot.triage.data import DROP, PRIORITY_WORDS, DataError, LabelledTicket
+from bot.triage.data import DROP, PRIORITY_BY_NAME, DataError, LabelledTicket
 
 BOT_TAG_PREFIX = "ai_"
 BOT_TRIAGED_TAG = "ai_triaged"
@@ -83,7 +83,7 @@ def labelled_tickets(
                 # The bot sets the priority of the tickets it triaged: learning it back would be
                 # the same self-agreement as learning its tags, so those priorities are unknown.
                 priority=None if BOT_TRIAGED_TAG in ticket.tags
-                else PRIORITY_WORDS.get((ticket.priority or "").lower()),
+                else PRIORITY_BY_NAME.get((ticket.priority or "").lower()),
             )
         )
     return out, skipped
