@@ -27,7 +27,7 @@ from bot.domain import (
 from bot.helpdesk.base import Helpdesk
 from bot.kb.retrieval import KnowledgeBase
 from bot.llm.base import LLM
-from bot.llm.pricing import PriceTable
+from bot.llm.pricing import PriceTable, add_costs, cost_of
 from bot.notes import format_failure_note, format_triage_note
 from bot.policy import Policy
 from bot.prompts import PromptLibrary, build_draft_request, build_triage_request, prompt_version
@@ -219,7 +219,7 @@ def _model_fields(
         "model": draft.model,
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
-        "cost_usd": None if None in costs else round(sum(costs), 8),
+        "cost_usd": add_costs(costs),
         "usage": steps,
     }
 
@@ -231,7 +231,7 @@ def _step(engine: str, model: str, usage: Usage, prices: PriceTable | None) -> d
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cached_tokens": usage.cached_tokens,
-        "cost_usd": 0.0 if usage.total == 0 else prices.cost(model, usage) if prices else None,
+        "cost_usd": cost_of(prices, model, usage),
     }
 
 

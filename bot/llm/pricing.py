@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import yaml
 
@@ -80,3 +80,17 @@ class PriceTable:
             + usage.completion_tokens * price.output
         )
         return round(amount / self.per_tokens, 8)
+
+
+def cost_of(prices: PriceTable | None, model: str, usage: Usage) -> float | None:
+    """A call's cost: 0 without tokens (the local engine), None when it cannot be known (no
+    price table, or no price for the model)."""
+    if usage.total == 0:
+        return 0.0
+    return prices.cost(model, usage) if prices is not None else None
+
+
+def add_costs(costs: Iterable[float | None]) -> float | None:
+    """The sum, or None if any part is unknown: a partial sum would understate the spend."""
+    costs = list(costs)
+    return None if None in costs else round(sum(costs), 8)

@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 
 from bot.domain import CATEGORIES, SENTIMENTS, CustomerContext, Ticket
 from bot.llm.base import TriageRequest
+from bot.llm.pricing import add_costs, cost_of
 from bot.triage.data import LabelledTicket
 from bot.triage.metrics import classification_report
 
@@ -73,7 +74,7 @@ def _spend(outcomes, prices) -> dict:
     """Which engine decided how many tickets, the tokens used and, with prices, their cost."""
     engines: dict[str, int] = {}
     prompt = completion = 0
-    cost: float | None = 0.0
+    costs: list[float | None] = []
     for outcome in outcomes:
         engines[outcome.engine or "?"] = engines.get(outcome.engine or "?", 0) + 1
         for result in (outcome, outcome.discarded):
@@ -81,8 +82,8 @@ def _spend(outcomes, prices) -> dict:
                 continue
             prompt += result.usage.prompt_tokens
             completion += result.usage.completion_tokens
-            step = prices.cost(result.model, result.usage) if prices is not None else None
-            cost = None if cost is None or step is None else cost + step
+            costs.append(cost_of(prices, result.model, result.usage))
+    cost = add_costs(costs)
     spend: dict = {"decided_by": engines, "prompt_tokens": prompt, "completion_tokens": completion}
     if prices is not None:
         spend["cost_usd"] = None if cost is None else round(cost, 6)
