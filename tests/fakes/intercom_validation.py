@@ -1,8 +1,9 @@
 """Validate Intercom REST API traffic against Intercom's own OpenAPI file (version 2.14).
 
-The spec is ``shared/specs/intercom-2.14.yaml`` (beside this project; override the parent folder
-with env ``SHARED_DIR``), a copy of ``descriptions/2.14/api.intercom.io.yaml`` from
-intercom/Intercom-OpenAPI, the description python-intercom 5.x is generated from. Its defects
+The spec is ``tests/contracts/intercom-2.14.yaml``: the operations this project calls, trimmed by
+tests/contracts/extract.py from ``descriptions/2.14/api.intercom.io.yaml`` of
+https://github.com/intercom/Intercom-OpenAPI (MIT; source, commit and license in
+tests/contracts/README.md), the description python-intercom 5.x is generated from. Its defects
 that matter here are patched by :func:`apply_overlay` before openapi-core sees it; the structure
 follows tests/fakes/openapi_validation.py (the Zendesk counterpart).
 
@@ -22,7 +23,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from openapi_core import Config, OpenAPI
@@ -78,8 +80,9 @@ def _spec_dict() -> dict:
 @functools.cache
 def intercom_openapi() -> OpenAPI:
     """The patched spec as an openapi-core ``OpenAPI`` object, built once per process."""
-    # The strict spec validator rejects the vendor file (UnresolvableParameterError on
-    # /export/reporting_data/{job_identifier}): skip it, request validation works regardless.
+    # The strict spec validator rejects Intercom's full file (UnresolvableParameterError on
+    # /export/reporting_data/{job_identifier}, not among the operations kept): skip it, request
+    # validation works regardless.
     return OpenAPI.from_dict(_spec_dict(), config=Config(spec_validator_cls=None))
 
 

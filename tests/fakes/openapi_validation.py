@@ -1,8 +1,9 @@
 """Validate outgoing Zendesk Support API requests against Zendesk's own OpenAPI file.
 
-The spec is the June-2025 copy of Zendesk's published ``oas.yaml`` kept in ``shared/specs/``
-(beside this project; override the parent folder with env ``SHARED_DIR``). Its known defects
-(shared/README.md) are patched by :func:`apply_overlay` before openapi-core sees it.
+The spec is ``tests/contracts/zendesk-support.yaml``: the operations this project calls, trimmed
+from Zendesk's published ``oas.yaml`` (https://developer.zendesk.com/zendesk/oas.yaml, a June-2025
+copy) by tests/contracts/extract.py; source and terms in tests/contracts/README.md. Its known
+defects are patched by :func:`apply_overlay` before openapi-core sees it.
 
     from tests.fakes.openapi_validation import validate_zendesk_request
     validate_zendesk_request("PUT", "https://acme.zendesk.com/api/v2/tickets/5.json",
@@ -12,10 +13,10 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -30,22 +31,18 @@ SPEC_FILE = "zendesk-support.yaml"
 SPEC_HOST_URL = "https://example.zendesk.com"
 
 
-def specs_dir() -> Path:
-    shared = os.environ.get("SHARED_DIR")
-    if shared:
-        return Path(shared) / "specs"
-    # tests/fakes/this.py -> parents[2] is the project root; shared/ is its sibling.
-    return Path(__file__).resolve().parents[2].parent / "shared" / "specs"
+# tests/fakes/this.py -> tests/contracts: the vendors' files, inside the project.
+CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
 
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C loader: 1.2 MB file
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _SpecLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     pass
 
 
-# The file has a literal ``=`` key/value (``change: =`` in an example); YAML 1.1 resolves a
+# Zendesk's file has a literal ``=`` key/value (``change: =`` in an example); YAML 1.1 resolves a
 # bare ``=`` to the "value" tag, which safe_load has no constructor for.
 _SpecLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 # Keep timestamps as strings (JSON semantics): safe_load would turn examples into datetimes.
@@ -57,7 +54,8 @@ def _query_param(name: str, schema: dict, description: str) -> dict:
 
 
 def apply_overlay(spec: dict) -> dict:
-    """Patch the known defects of the vendor file (shared/README.md). Mutates and returns ``spec``."""
+    """Patch the known defects of the vendor file (below, each with its public source). Mutates
+    and returns ``spec``."""
     paths = spec["paths"]
     schemas = spec["components"]["schemas"]
 
@@ -93,21 +91,23 @@ def apply_overlay(spec: dict) -> dict:
 
     # (b) TicketUpdateInput.custom_fields items point at CustomFieldObject (the ticket-field
     # *definition*: id readOnly, key/type/title required), so every real ``[{"id", "value"}]``
-    # fails. Relax to the value shape Zendesk documents; value may be string, number, bool,
-    # list (multiselect) or null, so it is left untyped.
+    # fails. Relax to the value shape Zendesk documents ("Setting custom field values",
+    # https://developer.zendesk.com/documentation/ticketing/managing-tickets/creating-and-updating-tickets/#setting-custom-field-values);
+    # value may be string, number, bool, list (multiselect) or null, so it is left untyped.
     schemas["TicketUpdateInput"]["properties"]["custom_fields"]["items"] = {
         "type": "object",
         "required": ["id"],
         "properties": {"id": {"type": "integer"}, "value": {"nullable": True}},
     }
-    # (c) The spec's paths have no ``.json`` suffix while zenpy always adds it: handled in
-    # validate_zendesk_request (the suffix is stripped before path matching), not in the dict.
+    # (c) The spec's paths have no ``.json`` suffix while zenpy always adds it (Zendesk: "The
+    # .json extension is optional", https://developer.zendesk.com/api-reference/introduction/doc-conventions/):
+    # handled in validate_zendesk_request (the suffix is stripped before path matching), not in the dict.
     return spec
 
 
 def read_spec_file(name: str) -> dict:
-    """A vendor file from shared/specs as a dict (a fresh copy on each call)."""
-    with open(specs_dir() / name, "rb") as fh:
+    """A vendor file from tests/contracts as a dict (a fresh copy on each call)."""
+    with open(CONTRACTS_DIR / name, "rb") as fh:
         return yaml.load(fh, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
 
 
@@ -121,8 +121,8 @@ def load_spec_dict(overlay: bool = True) -> dict:
 def zendesk_openapi() -> OpenAPI:
     """The patched spec as an openapi-core ``OpenAPI`` object, built once per process."""
     spec = load_spec_dict()
-    # The strict spec validator rejects the vendor file (UnresolvableParameterError on
-    # /api/v2/brand_agents): skip it, request validation works regardless.
+    # The strict spec validator rejects Zendesk's full file (UnresolvableParameterError on
+    # /api/v2/brand_agents, not among the operations kept): skip it, request validation works regardless.
     return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
 
 
