@@ -2,30 +2,45 @@
 
 Every routing and escalation decision comes from here and from the customer's record, never
 from ticket text or from the model: see `bot.rules`.
+
+The file is validated against the schema declared in `bot.policy_schema` (which also holds the
+one list of reasons, `REASONS`, and of keyword lists, `KEYWORD_LISTS`); a policy with any
+problem is refused whole, with one line per problem naming the key and the line of the file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
-from bot.domain import CATEGORIES
+from bot import policy_schema
 from bot.errors import SettingsError
+from bot.policy_schema import PolicySchema
+from bot.policy_values import KEYWORD_LISTS, REASON_CODES, REASONS
 
-REASON_CODES = (
-    "security",
-    "legal",
-    "refund",
-    "vip",
-    "frustrated",
-    "repeat_contact",
-    "low_confidence",
-    "no_source",
-    "model_flagged",
-)
+__all__ = [
+    "DEFAULT_ESCALATIONS",
+    "Escalation",
+    "KEYWORD_LISTS",
+    "KnowledgePolicy",
+    "Policy",
+    "PolicyError",
+    "REASON_CODES",
+    "VipRule",
+    "load_policy",
+    "parse_policy",
+]
+
+
+class PolicyError(SettingsError, ValueError):
+    """An invalid policy. `problems`: one line each; `str()` joins them with newlines."""
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -80,170 +95,161 @@ class Policy:
         return None
 
 
+# The precedence when the policy has no `escalations` section.
+DEFAULT_ESCALATIONS: tuple[Escalation, ...] = tuple(Escalation(r, g) for r, g in REASONS)
+
+
 def load_policy(path: str | Path) -> Policy:
+    """The policy in the YAML file at `path`; `PolicyError` lists every problem, one a line,
+    each with the line of the file and the key it is about."""
+    prefix = f"POLICY_FILE {path}"
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SettingsError(f"POLICY_FILE {path}: {exc}") from None
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        raise PolicyError([f"{prefix}: cannot read it: {exc}"]) from None
     try:
-        return parse_policy(raw)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SettingsError(f"POLICY_FILE {path}: {exc}") from None
-
-
-KEYWORD_LISTS = ("security", "legal", "refund")
+        root, raw = _compose(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError([f"{prefix}{_yaml_problem(exc)}"]) from None
+    problems: list[tuple[int | None, str, str]] = list(_duplicate_keys(root))
+    schema, invalid = policy_schema.validate(raw)
+    problems += [(_line_of(root, loc), _where(loc), message) for loc, message in invalid]
+    if problems:
+        problems.sort(key=lambda p: p[0] or 0)  # stable: one line's problems keep their order
+        raise PolicyError(
+            [f"{prefix}{f', line {line}' if line else ''}: {where}: {message}"
+             for line, where, message in problems]
+        )
+    assert schema is not None
+    return _policy(schema)
 
 
 def parse_policy(raw: object) -> Policy:
-    raw = _section(raw, "the policy")
-    threshold = _number(raw.get("confidence_threshold", 0.7), "confidence_threshold", float)
-    if not 0 <= threshold <= 1:
-        raise ValueError("confidence_threshold must be between 0 and 1")
-    customer = _section(raw.get("customer"), "customer")
-    vip = _section(customer.get("vip"), "customer.vip")
-    groups = {
-        str(k): _group_id(v, f"groups.{k}") for k, v in _section(raw.get("groups"), "groups").items()
-    }
-    routing = {
-        str(k): _group_id(v, f"routing.{k}")
-        for k, v in _section(raw.get("routing"), "routing").items()
-    }
-    unknown = set(routing) - set(CATEGORIES)
-    if unknown:
-        raise ValueError(f"routing: unknown categories {sorted(unknown)}; use {list(CATEGORIES)}")
-    escalations = []
-    for i, item in enumerate(raw.get("escalations") or ()):
-        item = _section(item, f"escalations[{i}]")
-        escalation = Escalation(reason=str(item.get("reason")), group=item.get("group"))
-        if escalation.reason not in REASON_CODES:
-            raise ValueError(
-                f"escalations: unknown reason {escalation.reason!r}; use {REASON_CODES}"
-            )
-        if escalation.group is not None and escalation.group not in groups:
-            raise ValueError(f"escalations: group {escalation.group!r} is not defined in groups")
-        escalations.append(escalation)
-    ceilings = {
-        str(k): _number(v, f"priority_ceiling.{k}", int)
-        for k, v in _section(raw.get("priority_ceiling"), "priority_ceiling").items()
-    }
-    for reason, ceiling in ceilings.items():
-        if reason not in REASON_CODES or not 1 <= ceiling <= 5:
-            raise ValueError(f"priority_ceiling.{reason} must name a reason and be 1..5")
-    keywords = {
-        str(k): _strings(v) for k, v in _section(raw.get("keywords"), "keywords").items()
-    }
-    if set(keywords) - set(KEYWORD_LISTS):
-        # A misspelt list name would otherwise silently never match.
-        raise ValueError(
-            f"keywords: unknown lists {sorted(set(keywords) - set(KEYWORD_LISTS))}; "
-            f"use {list(KEYWORD_LISTS)}"
-        )
-    company = _section(raw.get("company"), "company")
-    repeat = _section(raw.get("repeat_contact"), "repeat_contact")
+    """The policy in an already parsed mapping; `PolicyError` lists every problem, one a line."""
+    schema, problems = policy_schema.validate(raw)
+    if schema is None:
+        raise PolicyError([f"{_where(loc)}: {message}" for loc, message in problems])
+    return _policy(schema)
+
+
+def _policy(schema: PolicySchema) -> Policy:
+    customer, vip, knowledge = schema.customer, schema.customer.vip, schema.knowledge
+    escalations = (
+        DEFAULT_ESCALATIONS
+        if schema.escalations is None
+        else tuple(Escalation(reason=e.reason, group=e.group) for e in schema.escalations)
+    )
     return Policy(
-        version=str(raw.get("version", "unversioned")),
-        confidence_threshold=threshold,
+        version=schema.version,
+        confidence_threshold=schema.confidence_threshold,
         vip=VipRule(
-            # Zendesk stores tags in lower case.
-            organization_tags=_strings(vip.get("organization_tags"), lower=True),
-            user_tags=_strings(vip.get("user_tags"), lower=True),
-            user_fields={
-                str(k): _strings(v)
-                for k, v in _section(vip.get("user_fields"), "customer.vip.user_fields").items()
-            },
-            organization_fields={
-                str(k): _strings(v)
-                for k, v in _section(
-                    vip.get("organization_fields"), "customer.vip.organization_fields"
-                ).items()
-            },
+            organization_tags=vip.organization_tags,
+            user_tags=vip.user_tags,
+            user_fields=dict(vip.user_fields),
+            organization_fields=dict(vip.organization_fields),
         ),
-        account_status_field=customer.get("account_status_field"),
-        history_window_days=_number(
-            customer.get("history_window_days", 30), "customer.history_window_days", int
+        account_status_field=customer.account_status_field,
+        history_window_days=customer.history_window_days,
+        recent_interactions=customer.recent_interactions,
+        repeat_contact_min=schema.repeat_contact.min_contacts,
+        groups=dict(schema.groups),
+        routing=dict(schema.routing),
+        keywords=dict(schema.keywords),
+        escalations=escalations,
+        priority_ceiling=dict(schema.priority_ceiling),
+        company_name=schema.company.name,
+        company_tone=schema.company.tone,
+        knowledge=KnowledgePolicy(
+            max_sources=knowledge.max_sources,
+            min_relevance=knowledge.min_relevance,
+            default_language=knowledge.default_language,
+            escalate_without_source=frozenset(
+                c for c, on in knowledge.escalate_without_source.items() if on
+            ),
+            category_terms={c: " ".join(w) for c, w in knowledge.category_terms.items()},
         ),
-        recent_interactions=_number(
-            customer.get("recent_interactions", 3), "customer.recent_interactions", int
-        ),
-        repeat_contact_min=_number(repeat.get("min_contacts", 3), "repeat_contact.min_contacts", int),
-        groups=groups,
-        routing=routing,
-        keywords=keywords,
-        escalations=tuple(escalations),
-        priority_ceiling=ceilings,
-        company_name=str(company.get("name", "our company")),
-        company_tone=str(company.get("tone", "friendly, clear and concise")),
-        knowledge=_knowledge(_section(raw.get("knowledge"), "knowledge")),
     )
 
 
-def _knowledge(raw: dict) -> KnowledgePolicy:
-    defaults = KnowledgePolicy()
-    relevance = _number(raw.get("min_relevance", defaults.min_relevance), "knowledge.min_relevance", float)
-    if not 0 <= relevance <= 1:
-        raise ValueError("knowledge.min_relevance must be between 0 and 1")
-    escalate = {
-        str(k): v for k, v in _section(
-            raw.get("escalate_without_source"), "knowledge.escalate_without_source"
-        ).items()
-    }
-    terms = {
-        str(k): " ".join(_strings(v))
-        for k, v in _section(raw.get("category_terms"), "knowledge.category_terms").items()
-    }
-    for name, mapping in (("escalate_without_source", escalate), ("category_terms", terms)):
-        unknown = set(mapping) - set(CATEGORIES)
-        if unknown:
-            raise ValueError(
-                f"knowledge.{name}: unknown categories {sorted(unknown)}; use {list(CATEGORIES)}"
-            )
-    for category, value in escalate.items():
-        if not isinstance(value, bool):
-            raise ValueError(f"knowledge.escalate_without_source.{category} must be true or false")
-    max_sources = _number(raw.get("max_sources", defaults.max_sources), "knowledge.max_sources", int)
-    if not 1 <= max_sources <= 10:
-        raise ValueError("knowledge.max_sources must be 1..10")
-    return KnowledgePolicy(
-        max_sources=max_sources,
-        min_relevance=relevance,
-        default_language=str(raw.get("default_language", defaults.default_language)).lower(),
-        escalate_without_source=frozenset(c for c, on in escalate.items() if on),
-        category_terms=terms,
-    )
+# --- where a problem is: the key path, and the line of the YAML file ---------------------------
 
 
-def _section(value: object, where: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"{where} must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _number(value: object, where: str, kind: type):
-    if isinstance(value, bool):
-        raise ValueError(f"{where} must be a number, got {value!r}")
+def _compose(text: str) -> tuple[yaml.Node | None, object]:
+    """The YAML document's node tree (it knows the lines) and the data built from it."""
+    loader = yaml.SafeLoader(text)
     try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where} must be a number, got {value!r}") from None
-    if kind is int and number < 0:
-        raise ValueError(f"{where} must not be negative")
-    return number
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
 
 
-def _strings(value: object, lower: bool = False) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = (value,) if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)):
-        raise ValueError(f"expected a list of strings, got {type(value).__name__}")
-    return tuple(str(item).lower() if lower else str(item) for item in items)
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if not isinstance(exc, yaml.MarkedYAMLError) or mark is None:
+        return f": invalid YAML: {' '.join(str(exc).split())}"
+    context = f" ({exc.context} on line {exc.context_mark.line + 1})" if exc.context_mark else ""
+    return f", line {mark.line + 1}: invalid YAML: {exc.problem}{context}"
 
 
-def _group_id(value: object, where: str) -> int | None:
-    if value is None:
+def _where(loc: tuple) -> str:
+    """`("escalations", 0, "group")` -> `escalations[0].group`."""
+    where = ""
+    for part in loc:
+        if part == "[key]":  # the problem is the key itself, already named
+            break
+        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+    return where or "the policy"
+
+
+def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
+    """The 1-based line of the deepest key or item of `loc` that the file has."""
+    if root is None:
         return None
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise ValueError(f"{where} must be a numeric group id or null, got {value!r}")
-    return int(value)
+    node, line = root, root.start_mark.line
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            # The last of duplicate keys is the one YAML keeps.
+            found = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)
+                     and k.value == str(part)]
+            if not found:
+                break
+            key, node = found[-1]
+            line = key.start_mark.line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line
+        else:
+            break
+    return line + 1
+
+
+def _duplicate_keys(root: yaml.Node | None) -> list[tuple[int, str, str]]:
+    """YAML silently keeps the last of two equal keys: name each one it would drop."""
+    problems: list[tuple[int, str, str]] = []
+    stack: list[tuple[yaml.Node | None, tuple]] = [(root, ())]
+    seen_nodes: set[int] = set()
+    while stack:
+        node, loc = stack.pop()
+        if node is None or id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, loc + (i,)) for i, item in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    continue
+                if key.value in first:
+                    problems.append((
+                        key.start_mark.line + 1,
+                        _where(loc + (key.value,)),
+                        f"duplicate key: YAML would silently drop the one on line "
+                        f"{first[key.value]}",
+                    ))
+                else:
+                    first[key.value] = key.start_mark.line + 1
+                stack.append((value, loc + (key.value,)))
+    return problems
