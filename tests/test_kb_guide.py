@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
 import responses
 
-from bot.db import make_engine
 from bot.errors import PermanentError, RetryableError
 from bot.kb.sources.zendesk_guide import RECONCILE_AFTER, ZendeskGuideSource
 from bot.kb.store import ArticleStore
@@ -66,13 +65,6 @@ def rsps(fake):
         yield mock
 
 
-@pytest.fixture
-def kb(database_url):
-    engine = make_engine(database_url)
-    yield ArticleStore(engine)
-    engine.dispose()
-
-
 def source(fake: FakeGuide, base: str = BASE, token: str = TOKEN, **kw) -> ZendeskGuideSource:
     return ZendeskGuideSource(base, EMAIL, token, now=lambda: fake.clock, **kw)
 
@@ -86,7 +78,7 @@ def cursor(kb: ArticleStore) -> dict:
 
 
 def utc(value: datetime) -> datetime:  # SQLite hands back naive datetimes
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def export_starts(fake: FakeGuide, since: int = 0) -> list[int]:
@@ -103,7 +95,7 @@ def test_first_sync_pulls_every_published_article_over_several_pages(fake, rsps,
     refund = articles[("1", "en-us")]
     assert refund.body == REFUND_TEXT
     assert (refund.title, refund.section, refund.url) == ("Refunds", "Billing", f"{BASE}/hc/en-us/articles/1-refunds")
-    assert utc(refund.updated_at) == datetime.fromtimestamp(T0, timezone.utc)
+    assert utc(refund.updated_at) == datetime.fromtimestamp(T0, UTC)
     french = articles[("4", "fr")]
     assert (french.title, french.body, french.section, french.url) == (
         "Factures", "Téléchargez vos factures.", "Facturation", f"{BASE}/hc/fr/articles/4-factures")
@@ -144,7 +136,7 @@ def test_second_sync_starts_at_saved_end_time_and_applies_only_changes(fake, rsp
     assert (report.added, report.updated, report.unchanged, report.removed) == (0, 1, 1, 0)
     edited = stored(kb)[("2", "en-us")]
     assert edited.body == "Click Forgot password, then check your inbox."
-    assert utc(edited.updated_at) == datetime.fromtimestamp(fake.clock, timezone.utc)
+    assert utc(edited.updated_at) == datetime.fromtimestamp(fake.clock, UTC)
     assert kb.revision() != revision
     assert cursor(kb) == {"start_time": fake.clock, "reconciled_at": START}
 
@@ -321,7 +313,7 @@ def test_export_stuck_on_one_timestamp_stops_with_a_warning(kb, caplog):
     (500, RetryableError, "500"),
     (503, RetryableError, "503"),
     (403, PermanentError, "agent or admin"),
-    (404, PermanentError, "not found (404)"),
+    (404, PermanentError, "not found (404) while the Help Center answers"),
     (422, PermanentError, "422"),
 ])
 def test_status_codes_map_to_named_errors_and_are_not_retried(fake, rsps, status, kind, words):
@@ -329,7 +321,10 @@ def test_status_codes_map_to_named_errors_and_are_not_retried(fake, rsps, status
     with pytest.raises(kind) as failure:
         list(source(fake).batches(None))
     assert words in str(failure.value)
-    assert len(fake.requests) == 1  # no transport retries: the caller owns them
+    assert len(fake.calls("incremental")) == 1  # no transport retries: the caller owns them
+    # A 404 on the export asks whether the Help Center is there at all (it is, here).
+    probes = [r.path for r in fake.requests[1:]]
+    assert probes == (["/api/v2/help_center/locales.json"] if status == 404 else [])
 
 
 def test_429_without_retry_after(fake, rsps):

@@ -8,8 +8,8 @@ lock serialises two syncs of the same source (a scheduled one and a manual one).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -91,9 +91,13 @@ class ArticleStore:
         with self._sessions.begin() as session:
             self._lock_source(session, source).cursor = None
 
-    def record_error(self, source: str, error: str) -> None:
+    def record_error(self, source: str, error: str) -> str | None:
+        """Keep the source's last error (`kb status`); returns the one it replaces, read under
+        the same row lock, so two syncs never both see a state as new."""
         with self._sessions.begin() as session:
-            self._lock_source(session, source).last_error = error[:2000]
+            state = self._lock_source(session, source)
+            previous, state.last_error = state.last_error, error[:2000]
+            return previous
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -101,6 +105,13 @@ class ArticleStore:
         with self._sessions() as session:
             state = session.get(KbSource, source)
             return state.cursor if state else None
+
+    def last_error(self, source: str) -> str | None:
+        """None after a good sync; else why the last one failed, or that there is nothing to
+        sync from (e.g. no help center: `bot.kb.sync`)."""
+        with self._sessions() as session:
+            state = session.get(KbSource, source)
+            return state.last_error if state else None
 
     def revision(self) -> tuple[tuple[str, int], ...]:
         """Changes whenever any source's articles change: one cheap query."""
@@ -110,7 +121,7 @@ class ArticleStore:
 
     def articles(self, locales: Iterable[str] | None = None) -> list[Article]:
         query = select(KbArticle).order_by(KbArticle.source, KbArticle.article_id, KbArticle.locale)
-        wanted = [l.lower() for l in locales or ()]
+        wanted = [loc.lower() for loc in locales or ()]
         if wanted:
             # Articles without a locale (imports that name none) are kept whatever is asked.
             query = query.where(func.lower(KbArticle.locale).in_(wanted + [""]))
@@ -134,7 +145,7 @@ class ArticleStore:
                     "articles": counts.get(source, 0),
                     "revision": state.revision if state else 0,
                     "cursor": state.cursor if state else None,
-                    "last_synced_at": _aware(state.last_synced_at).isoformat()
+                    "last_synced_at": state.last_synced_at.isoformat()
                     if state and state.last_synced_at
                     else None,
                     "last_error": state.last_error if state else None,
@@ -153,6 +164,7 @@ class ArticleStore:
             except IntegrityError:  # created meanwhile by a concurrent sync
                 pass
             state = session.get(KbSource, source, with_for_update=True, populate_existing=True)
+        assert state is not None  # inserted above, by us or by the concurrent sync
         return state
 
     @staticmethod
@@ -181,7 +193,7 @@ class ArticleStore:
                     tuple_(KbArticle.article_id, KbArticle.locale).in_(chunk),
                 )
             )
-            removed += result.rowcount or 0
+            removed += result.rowcount or 0  # type: ignore[attr-defined]  # a CursorResult
         return removed
 
     def _delete_missing(self, session: Session, source: str, live: set[tuple[str, str]]) -> int:
@@ -189,15 +201,8 @@ class ArticleStore:
         stored = session.execute(
             select(KbArticle.article_id, KbArticle.locale).where(KbArticle.source == source)
         ).all()
-        missing = [tuple(key) for key in stored if tuple(key) not in live]
+        missing = [(key[0], key[1]) for key in stored if (key[0], key[1]) not in live]
         return self._delete_keys(session, source, missing)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite keeps no time zone: what was stored as UTC comes back naive.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
 
 
 def _to_article(row: KbArticle) -> Article:
@@ -209,5 +214,5 @@ def _to_article(row: KbArticle) -> Article:
         body=row.body,
         url=row.url,
         section=row.section,
-        updated_at=_aware(row.source_updated_at),
+        updated_at=row.source_updated_at,  # aware: the column is UtcDateTime
     )

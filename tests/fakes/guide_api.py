@@ -1,9 +1,9 @@
 """A stateful, in-memory fake of the Zendesk Help Center (Guide) API, for the KB source tests.
 
-There is no local OpenAPI file for Help Center (the Support OAS in shared/specs has no
-help_center paths), so this fake checks requests against what the vendor docs say and fails
-loudly otherwise: every problem is appended to ``fake.violations`` and answered 400, so a test
-ends with ``assert fake.violations == []``.
+There is no OpenAPI file for Help Center (Zendesk's published Support OAS,
+https://developer.zendesk.com/zendesk/oas.yaml, has no help_center paths), so this fake checks
+requests against what the vendor docs say and fails loudly otherwise: every problem is appended
+to ``fake.violations`` and answered 400, so a test ends with ``assert fake.violations == []``.
 
 Routes (with or without ``.json``):
 
@@ -33,7 +33,7 @@ import base64
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -44,16 +44,17 @@ START = 1_700_000_000  # the fake's clock starts here (epoch seconds)
 _ARTICLE_INCLUDES = {"users", "sections", "categories", "translations"}
 _SECTION_INCLUDES = {"categories", "translations"}
 _LIST_PARAMS = {"page[size]", "page[after]", "page[before]", "include", "sort_by", "sort_order", "label_names"}
+_LOCALE = r"(?:/(?P<locale>[A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*))?"  # an optional /{locale} segment
 _ROUTES = [
     ("incremental", re.compile(r"^/api/v2/help_center/incremental/articles(?:\.json)?$")),
     ("locales", re.compile(r"^/api/v2/help_center/locales(?:\.json)?$")),
-    ("articles", re.compile(r"^/api/v2/help_center(?:/(?P<locale>[A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*))?/articles(?:\.json)?$")),
-    ("sections", re.compile(r"^/api/v2/help_center(?:/(?P<locale>[A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*))?/sections(?:\.json)?$")),
+    ("articles", re.compile(rf"^/api/v2/help_center{_LOCALE}/articles(?:\.json)?$")),
+    ("sections", re.compile(rf"^/api/v2/help_center{_LOCALE}/sections(?:\.json)?$")),
 ]
 
 
 def iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -99,6 +100,10 @@ class FakeGuide(HttpFrontEnds):
         # False: the export ignores include=translations (shows the source locale only), the
         # case the reconcile listing per locale must cover.
         self.export_sideloads_translations = True
+        # False: an account without a Help Center (Guide not activated). The vendor does not
+        # document that answer; every help_center route gets a 404 with the body a missing
+        # record gets, so the client cannot lean on the body.
+        self.help_center = True
         self.max_requests = 200
         self.clock = START
         self.articles: dict[int, _Article] = {}
@@ -165,6 +170,8 @@ class FakeGuide(HttpFrontEnds):
             return self._violation(f"more than {self.max_requests} requests: is the client looping?")
         if (headers.get("Authorization") or headers.get("authorization")) != self.credentials:
             return 401, {}, {"error": "Couldn't authenticate you"}
+        if not self.help_center and parts.path.startswith("/api/v2/help_center/"):
+            return 404, {}, {"error": "RecordNotFound", "description": "Not found"}
         route, match = next(((name, m) for name, rx in _ROUTES if (m := rx.match(parts.path))), (None, None))
         if route is None:
             return 404, {}, {"error": "RecordNotFound", "description": "Not found"}
@@ -294,7 +301,8 @@ class FakeGuide(HttpFrontEnds):
     def _section_json(self, base: str, section_id: int, locale: str, include: set[str]) -> dict:
         names = self.sections[section_id]
         source = next(iter(names))
-        out = {"id": section_id, "name": names.get(locale, names[source]), "locale": locale if locale in names else source,
+        out = {"id": section_id, "name": names.get(locale, names[source]),
+               "locale": locale if locale in names else source,
                "source_locale": source, "category_id": 1, "description": "", "position": 0, "outdated": False,
                "html_url": f"{base}/hc/{locale}/sections/{section_id}",
                "url": f"{base}/api/v2/help_center/sections/{section_id}.json",

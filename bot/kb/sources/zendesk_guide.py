@@ -31,6 +31,20 @@ fetches what it skipped; 429 carries `Retry-After`, Help Center having its own b
 (https://developer.zendesk.com/api-reference/introduction/rate-limits/). Exports are rate
 limited (Support's: 10 a minute), so pages stay large and nothing is retried here.
 
+No Help Center (Guide never activated, or deactivated): Zendesk's docs do not say what the
+Help Center API answers then (not in its introduction,
+https://developer.zendesk.com/api-reference/help_center/help-center-api/introduction/, nor on the
+Articles page); only the Brands API names the state, `has_help_center` and `help_center_state`
+(https://developer.zendesk.com/api-reference/ticketing/account-configuration/brands/). Connectors
+see a 404 that is not a record's: Estuary's reads a 404 saying "The page you were looking for
+doesn't exist" (not the JSON `RecordNotFound` of a missing record) as "no help desk"
+(https://github.com/estuary/connectors/pull/2767); Dust's ignores export 404s, which "can occur
+when a Help Center is not fully configured" (https://github.com/dust-tt/dust/pull/10979). A 404
+on the export may also mean a non-agent and the body is undocumented, so `NoHelpCenter` needs the
+export AND the locale list (account-level, naming no record) to answer 404, whatever the body;
+anything else stays the error it was. In setup mode (restricted to agents) the API is expected
+to answer an agent's token as usual: undocumented too.
+
 Cursor, opaque to the store: `{"start_time": <epoch>, "reconciled_at": <epoch>}`.
 """
 
@@ -39,7 +53,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -54,6 +68,24 @@ log = logging.getLogger(__name__)
 RECONCILE_AFTER = 24 * 3600  # seconds between full listings that find deleted articles
 PAGE_SIZE = 100  # cursor pagination: "most endpoints limit this to a maximum of 100"
 INCREMENTAL_PATH = "/api/v2/help_center/incremental/articles.json"
+LOCALES_PATH = "/api/v2/help_center/locales.json"
+
+
+class NoHelpCenter(PermanentError):
+    """The account has no Help Center: nothing to sync, and nothing a retry fixes. Its own
+    outcome, not a failure: `bot.kb.sync` records it for the source and says it once."""
+
+    PREFIX = "no help center on this account"  # how kb_sources.last_error is recognised
+
+    def __init__(self, base_url: str):
+        super().__init__(
+            f"{self.PREFIX}: Zendesk Guide is not activated at {base_url} (its Help Center API "
+            "answers 404), so drafts will have no sources from it; set KB_SOURCES=none (or drop "
+            "zendesk from it) to stop checking")
+
+
+class _NotFound(PermanentError):
+    """A 404; what it means depends on what was asked."""
 
 
 class ZendeskGuideSource:
@@ -71,7 +103,7 @@ class ZendeskGuideSource:
     ):
         self._base = base_url.rstrip("/")
         self._auth = (f"{email}/token", api_token)
-        self.locales = tuple(dict.fromkeys(l.strip().lower() for l in locales if l.strip()))
+        self.locales = tuple(dict.fromkeys(loc.strip().lower() for loc in locales if loc.strip()))
         self._timeout = timeout
         self._session = session or _session_without_retries()
         self._now = now
@@ -85,7 +117,7 @@ class ZendeskGuideSource:
         self._names = None  # section names: listed at most once per sync, when first needed
         url = self._base + INCREMENTAL_PATH
         while True:
-            data = self._get(url, start_time=str(start), include="translations")
+            data = self._export_page(url, start)
             articles = self._page(url, lambda: payload.items(data, "articles"))
             end = self._page(url, lambda: payload.end_time(data))
             upserts, removed = self._split(url, articles)
@@ -102,6 +134,18 @@ class ZendeskGuideSource:
             start = following
         if due:
             yield from self._reconcile(start)
+
+    def _export_page(self, url: str, start: int) -> dict:
+        try:
+            return self._get(url, start_time=str(start), include="translations")
+        except _NotFound:
+            try:  # is the Help Center there at all? (see the module docstring)
+                self._get(self._base + LOCALES_PATH)
+            except _NotFound:
+                raise NoHelpCenter(self._base) from None
+            raise PermanentError(f"Zendesk Guide: GET {INCREMENTAL_PATH} not found (404) while the "
+                                 "Help Center answers: the incremental article export needs "
+                                 "ZENDESK_EMAIL to be an agent or admin") from None
 
     # -- passes --------------------------------------------------------------------------
 
@@ -146,11 +190,11 @@ class ZendeskGuideSource:
         return self._names
 
     def _enabled_locales(self) -> list[str]:
-        url = self._base + "/api/v2/help_center/locales.json"
+        url = self._base + LOCALES_PATH
         locales = self._get(url).get("locales")
-        if not isinstance(locales, list) or not all(isinstance(l, str) for l in locales):
+        if not isinstance(locales, list) or not all(isinstance(loc, str) for loc in locales):
             raise PermanentError(f"Zendesk Guide sent a malformed locale list from {url}")
-        return list(dict.fromkeys(l.lower() for l in locales))
+        return list(dict.fromkeys(loc.lower() for loc in locales))
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -209,8 +253,8 @@ def _raise_for_status(response: requests.Response, what: str, incremental: bool)
     if status == 403:
         raise PermanentError(f"Zendesk Guide refused {what} (403): ZENDESK_EMAIL lacks permission{role}")
     if status == 404:
-        raise PermanentError(f"Zendesk Guide: {what} not found (404): check the Zendesk URL, that "
-                             f"Help Center is enabled and the configured locales exist{role}")
+        raise _NotFound(f"Zendesk Guide: {what} not found (404): check the Zendesk URL, that "
+                        f"Help Center is enabled and the configured locales exist{role}")
     if status == 408 or status >= 500:
         raise RetryableError(f"Zendesk Guide answered {status} on {what}")
     raise PermanentError(f"Zendesk Guide answered {status} on {what}: {response.text[:200]}")
