@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -11,10 +12,16 @@ from bot.settings import Settings
 
 
 def _settings(services: bool = True) -> Settings:
+    """The settings, or exit 1 with every problem on its own line."""
     try:
         return Settings.from_env(services=services)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _fail(line: str) -> None:
+    click.echo(line, err=True)
+    sys.exit(1)
 
 
 @click.group(help="AI copilot for support desks: triage and draft replies as internal notes.")
@@ -29,10 +36,24 @@ def db() -> None:
 
 @db.command("upgrade", help="Create or migrate the schema to the latest version (DATABASE_URL).")
 def db_upgrade() -> None:
+    from bot.checks import database_unreachable, mask_url, reason
     from bot.db import upgrade
 
     settings = _settings(services=False)
-    upgrade(settings.database_url)
+    # A server that cannot be reached fails in seconds, on one line, rather than in a traceback.
+    unreachable = database_unreachable(settings.database_url)
+    if unreachable:
+        _fail(unreachable)
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        if settings.log_level == "DEBUG":
+            raise
+        _fail(
+            f"database: upgrade of {mask_url(settings.database_url)} failed "
+            f"({type(exc).__name__}: {reason(exc, settings.database_url)}); "
+            "run again with LOG_LEVEL=DEBUG for the traceback"
+        )
     click.echo("database is up to date")
 
 
@@ -42,17 +63,35 @@ def _register_kb() -> None:
     register(main, _settings)
 
 
-@main.command(help="Validate settings, policy and prompt templates, then exit.")
+@main.command(
+    help="Validate settings, policy and prompt templates; reach the database (schema at the latest "
+    "migration) and the broker; then exit, non-zero on any problem."
+)
 def check() -> None:
+    from bot.checks import check_services
     from bot.runtime import check_configuration
 
     settings = _settings()
+    problems: list[str] = []
     try:
-        warnings = check_configuration(settings)
+        for warning in check_configuration(settings):
+            click.echo(f"warning: {warning}", err=True)
     except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        problems.append(str(exc))
+    for result in check_services(settings):
+        if result.ok:
+            click.echo(result.line)
+        else:
+            problems.append(result.line)
+    minutes = math.ceil(settings.recovery_bound_seconds / 60)
+    click.echo(
+        f"recovery: every accepted ticket gets a note or ai_failed within {minutes} minutes "
+        "of arrival"
+    )
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        _fail(f"configuration is not valid ({len(problems)} problem{'s' * (len(problems) > 1)})")
     click.echo(f"configuration is valid (helpdesk={settings.helpdesk}, llm={settings.llm_provider})")
 
 
@@ -64,6 +103,13 @@ def demo(port: int, limit: int, timeout: float) -> None:
     from bot.demo.runner import run_demo
 
     sys.exit(run_demo(port=port, limit=limit, timeout=timeout))
+
+
+@main.command(help="Run the web process (waitress): WEB_HOST, PORT, WEB_THREADS, WEB_IDLE_TIMEOUT.")
+def serve() -> None:
+    from bot.serve import serve as run_server
+
+    run_server(_settings())
 
 
 def _register_triage() -> None:

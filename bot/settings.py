@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
+from bot.checks import broker_url_problem, database_url_problem
+from bot.env_reader import EnvReader
 from bot.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +57,12 @@ class Settings:
     task_max_retries: int = 5
     task_retry_base: float = 10.0  # seconds; doubled each retry, with jitter
     task_retry_max: float = 600.0
+    # Recovery (bot.recovery): the store is the source of truth, the broker only a doorbell.
+    task_time_limit: float = 120.0  # seconds one attempt at a run may take (checked between steps)
+    run_deadline: float = 900.0  # seconds from acceptance: later, an unfinished run fails visibly
+    sweep_interval: float = 60.0  # seconds between sweeps for stuck runs (celery beat)
+    recovery_after: float = 120.0  # seconds a waiting run may go unclaimed before it is re-enqueued
+    recovery_tries: int = 5  # re-enqueues by the sweep before a stuck run fails visibly
     llm_provider: str = "offline"
     openai_api_key: str = field(default="", repr=False)
     openai_base_url: str = ""
@@ -76,10 +84,39 @@ class Settings:
     intercom_api_url: str = "https://api.intercom.io"
     intercom_timeout: float = 20.0
     log_level: str = "INFO"
+    web_host: str = "0.0.0.0"  # `python -m bot serve`: where the web process listens
+    port: int = 8000
+    web_threads: int = 8  # requests handled at once (complete requests only: see bot.serve)
+    web_idle_timeout: int = 30  # seconds before a connection that sends nothing is closed
 
     @property
     def broker_url(self) -> str:
         return self.broker_url_override or self.redis_url or _default_broker_url()
+
+    @property
+    def step_timeout(self) -> float:
+        """The longest one request of a run may take: what an attempt can overrun its limit by."""
+        return max(self.zendesk_timeout, self.llm_timeout, self.intercom_timeout)
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed run is held: the attempt's limit plus one request that started just
+        before it. A worker that dies is noticed when its lease ends."""
+        return self.task_time_limit + self.step_timeout
+
+    @property
+    def visibility_timeout(self) -> float:
+        """Redis transport: how long a message a worker took waits before it is delivered again.
+        Longer than any task and any countdown the broker holds (both at most one lease)."""
+        return 2 * self.lease_seconds
+
+    @property
+    def recovery_bound_seconds(self) -> float:
+        """Every accepted ticket has its note, or `ai_failed` and a failure note, this long after
+        it arrived, whatever process crashed (with the database, broker and helpdesk reachable):
+        a run unfinished at its deadline loses its lease one request later and the next sweep
+        fails it."""
+        return self.run_deadline + self.step_timeout + self.sweep_interval
 
     @property
     def zendesk_base_url(self) -> str:
@@ -92,7 +129,7 @@ class Settings:
         """`services=False` is for local tools (`db upgrade`, `kb import`, `kb eval`...): the
         credentials of the helpdesk, the help centers and the LLM are then not required."""
         env = os.environ if environ is None else environ
-        reader = _Reader(env)
+        reader = EnvReader(env)
         defaults = cls()
         settings = cls(
             helpdesk=reader.choice("HELPDESK", HELPDESKS, defaults.helpdesk),
@@ -106,12 +143,18 @@ class Settings:
             webhook_max_skew=int(reader.number("WEBHOOK_MAX_SKEW", defaults.webhook_max_skew)),
             sample_helpdesk_file=reader.text("SAMPLE_HELPDESK_FILE")
             or str(PROJECT_ROOT / "bot" / "demo" / "sample_helpdesk.json"),
-            database_url=reader.text("DATABASE_URL") or defaults.database_url,
+            database_url=reader.checked("DATABASE_URL", database_url_problem)
+            or defaults.database_url,
             redis_url=reader.url("REDIS_URL", schemes=("redis", "rediss")),
-            broker_url_override=reader.text("BROKER_URL"),
+            broker_url_override=reader.checked("BROKER_URL", broker_url_problem),
             task_max_retries=int(reader.number("TASK_MAX_RETRIES", defaults.task_max_retries)),
             task_retry_base=reader.number("TASK_RETRY_BASE", defaults.task_retry_base),
             task_retry_max=reader.number("TASK_RETRY_MAX", defaults.task_retry_max),
+            task_time_limit=reader.number("TASK_TIME_LIMIT", defaults.task_time_limit),
+            run_deadline=reader.number("RUN_DEADLINE", defaults.run_deadline),
+            sweep_interval=reader.number("SWEEP_INTERVAL", defaults.sweep_interval),
+            recovery_after=reader.number("RECOVERY_AFTER", defaults.recovery_after),
+            recovery_tries=int(reader.number("RECOVERY_TRIES", defaults.recovery_tries)),
             llm_provider=reader.choice("LLM_PROVIDER", LLM_PROVIDERS, defaults.llm_provider),
             openai_api_key=reader.text("OPENAI_API_KEY"),
             openai_base_url=reader.url("OPENAI_BASE_URL", schemes=("http", "https")),
@@ -133,7 +176,7 @@ class Settings:
                 ("zendesk",) if reader.text("HELPDESK").lower() in ("", "zendesk") else (),
             ),
             kb_locales=tuple(
-                l.strip().lower() for l in reader.text("KB_LOCALES").split(",") if l.strip()
+                loc.strip().lower() for loc in reader.text("KB_LOCALES").split(",") if loc.strip()
             ),
             kb_sync_interval=int(reader.number("KB_SYNC_INTERVAL", defaults.kb_sync_interval)),
             kb_ranking=reader.choice("KB_RANKING", KB_RANKINGS, defaults.kb_ranking),
@@ -145,10 +188,14 @@ class Settings:
             log_level=reader.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), defaults.log_level
             ),
+            web_host=reader.text("WEB_HOST") or defaults.web_host,
+            port=int(reader.number("PORT", defaults.port)),
+            web_threads=int(reader.number("WEB_THREADS", defaults.web_threads)),
+            web_idle_timeout=int(reader.number("WEB_IDLE_TIMEOUT", defaults.web_idle_timeout)),
         )
         problems = reader.errors + settings.problems(services)
         if problems:
-            raise SettingsError("invalid settings: " + "; ".join(problems))
+            raise settings_error(problems)
         return settings
 
     def problems(self, services: bool = True) -> list[str]:
@@ -172,9 +219,19 @@ class Settings:
             ("ZENDESK_TIMEOUT", self.zendesk_timeout),
             ("LLM_TIMEOUT", self.llm_timeout),
             ("INTERCOM_TIMEOUT", self.intercom_timeout),
+            ("TASK_TIME_LIMIT", self.task_time_limit),
+            ("SWEEP_INTERVAL", self.sweep_interval),
+            ("RECOVERY_AFTER", self.recovery_after),
+            ("WEB_THREADS", self.web_threads),
+            ("WEB_IDLE_TIMEOUT", self.web_idle_timeout),
         ):
             if value <= 0:
                 problems.append(f"{name} must be more than 0 seconds")
+        if self.run_deadline < 2 * self.lease_seconds:
+            problems.append(
+                f"RUN_DEADLINE ({self.run_deadline:g} s) must leave room for two attempts: at least "
+                f"{2 * self.lease_seconds:g} s (TASK_TIME_LIMIT plus the longest request timeout, twice)"
+            )
         return problems
 
     def missing_zendesk_credentials(self) -> list[str]:
@@ -229,59 +286,6 @@ class Settings:
         return problems
 
 
-class _Reader:
-    """Collects every problem so start-up reports them all at once, each by name."""
-
-    def __init__(self, env: Mapping[str, str]):
-        self.env = env
-        self.errors: list[str] = []
-
-    def text(self, name: str) -> str:
-        return self.env.get(name, "").strip()
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        value = self.text(name) or default
-        normalised = value.upper() if name == "LOG_LEVEL" else value.lower()
-        if normalised not in allowed:
-            self.errors.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-            return default
-        return normalised
-
-    def number(self, name: str, default: float) -> float:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            self.errors.append(f"{name} must be a number, got {raw!r}")
-            return default
-        if value < 0:
-            self.errors.append(f"{name} must not be negative, got {raw!r}")
-            return default
-        return value
-
-    def names(self, name: str, allowed: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
-        """A comma-separated list of choices; `none` (or an empty value when set) means ()."""
-        if name not in self.env:
-            return default
-        raw = self.text(name).lower()
-        if raw in ("", "none"):
-            return ()
-        values = tuple(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
-        unknown = [v for v in values if v not in allowed]
-        if unknown:
-            self.errors.append(f"{name} must list some of {', '.join(allowed)} (or none), got {raw!r}")
-            return default
-        return values
-
-    def url(self, name: str, schemes: tuple[str, ...]) -> str:
-        raw = self.text(name)
-        if raw:
-            parts = urlsplit(raw)
-            if parts.scheme not in schemes or not parts.netloc:
-                # The value is not echoed: URLs may carry passwords.
-                self.errors.append(f"{name} must be a {'/'.join(schemes)} URL with a host")
-                return ""
-        return raw
-
+def settings_error(problems: list[str]) -> SettingsError:
+    """One problem per line, under a heading: how every process shows bad settings."""
+    return SettingsError("\n".join(["invalid settings:", *(f"  - {p}" for p in problems)]))

@@ -171,3 +171,99 @@ def test_invalid_values_are_named(changes, named):
 def test_url_errors_do_not_echo_passwords():
     message = error(env(REDIS_URL="http://:hunter2-pass@redis.internal:6379/0"))
     assert "REDIS_URL" in message and "hunter2-pass" not in message
+
+
+# --- one problem per line ---------------------------------------------------------------------
+
+
+def test_problems_are_listed_one_per_line_under_a_heading():
+    message = error(env(LLM_PROVIDER="anthropic", ZENDESK_TIMEOUT="soon", ZENDESK_EMAIL=None))
+    heading, *lines = message.splitlines()
+    assert heading == "invalid settings:"
+    assert len(lines) == 3 and all(line.startswith("  - ") for line in lines)
+    for name in ("LLM_PROVIDER", "ZENDESK_TIMEOUT", "ZENDESK_EMAIL"):
+        assert sum(name in line for line in lines) == 1
+
+
+def test_a_single_problem_is_one_line_under_the_heading():
+    assert error(env(ZENDESK_EMAIL=None)).splitlines() == [
+        "invalid settings:", "  - ZENDESK_EMAIL is not set"
+    ]
+
+
+# --- DATABASE_URL and BROKER_URL ------------------------------------------------------------------
+
+PASSWORD = "pw-DO-NOT-LEAK-3456"
+
+
+@pytest.mark.parametrize("url", [
+    "sqlite:///relative/bot.sqlite",
+    "sqlite:////var/lib/bot/bot.sqlite",
+    "postgresql://bot@db/bot",
+    f"postgres://bot:{PASSWORD}@db.internal:5432/bot",
+    "postgresql+psycopg://bot@db/bot?sslmode=require",
+    "postgresql:///bot",  # the local socket
+])
+def test_database_urls_sqlalchemy_can_use_are_accepted(url):
+    assert Settings.from_env(env(DATABASE_URL=url)).database_url == url
+
+
+@pytest.mark.parametrize("url, says", [
+    ("notaurl", "DATABASE_URL is not a database URL"),
+    ("db.internal:5432/bot", "DATABASE_URL is not a database URL"),
+    (f"postgresql://bot:{PASSWORD}@db:port/bot", "DATABASE_URL is not a database URL"),
+    (f"nosuchdb://bot:{PASSWORD}@db/bot", "DATABASE_URL: unknown database 'nosuchdb'"),
+    (f"mysql://bot:{PASSWORD}@db/bot",
+     "DATABASE_URL: mysql needs the mysqldb driver (Python module MySQLdb), which is not installed"),
+    (f"postgresql+asyncpg://bot:{PASSWORD}@db/bot", "DATABASE_URL: postgresql+asyncpg needs the asyncpg driver"),
+])
+def test_bad_database_urls_are_setting_errors(url, says):
+    import importlib.util
+
+    assert importlib.util.find_spec("MySQLdb") is None and importlib.util.find_spec("asyncpg") is None
+    message = error(env(DATABASE_URL=url))
+    assert f"  - {says}" in message.splitlines()[1]
+    assert PASSWORD not in message and "notaurl" not in message
+
+
+def test_database_url_problems_are_reported_with_the_others():
+    message = error(env(DATABASE_URL="notaurl", BROKER_URL="notaurl", ZENDESK_TIMEOUT="soon"))
+    assert len(message.splitlines()) == 4
+    for name in ("DATABASE_URL", "BROKER_URL", "ZENDESK_TIMEOUT"):
+        assert name in message
+
+
+@pytest.mark.parametrize("url", [
+    "redis://redis.internal:6379/0",
+    f"rediss://:{PASSWORD}@redis.internal:6380/0",
+    f"amqp://bot:{PASSWORD}@rabbit:5672//",
+    "pyamqp://rabbit//",
+    "sqla+sqlite:////var/lib/bot/broker.sqlite",
+    f"sqla+postgresql://bot:{PASSWORD}@db/bot",
+    "redis://redis-a:6379/0;redis://redis-b:6379/0",  # Celery's fail-over list
+])
+def test_broker_urls_kombu_knows_are_accepted(url):
+    assert Settings.from_env(env(BROKER_URL=url)).broker_url == url
+
+
+@pytest.mark.parametrize("url, says", [
+    ("notaurl", "BROKER_URL is not a broker URL"),
+    (f"bot:{PASSWORD}@rabbit", "BROKER_URL is not a broker URL"),
+    (f"http://bot:{PASSWORD}@rabbit/", "BROKER_URL: kombu has no 'http' transport"),
+    (f"sqla+nosuchdb://bot:{PASSWORD}@db/bot", "BROKER_URL: unknown database 'nosuchdb'"),
+    (f"sqla+mysql://bot:{PASSWORD}@db/bot", "BROKER_URL: mysql needs the mysqldb driver"),
+    (f"redis://h:6379/0;bogus://bot:{PASSWORD}@x", "BROKER_URL: kombu has no 'bogus' transport"),
+])
+def test_bad_broker_urls_are_setting_errors(url, says):
+    message = error(env(BROKER_URL=url))
+    assert f"  - {says}" in message.splitlines()[1]
+    assert PASSWORD not in message and "notaurl" not in message
+
+
+def test_a_broker_whose_python_package_is_missing_is_refused(monkeypatch):
+    from bot import checks
+
+    monkeypatch.setitem(checks._TRANSPORT_MODULES, "amqp", "no_such_module_for_the_test")
+    message = error(env(BROKER_URL=f"amqp://bot:{PASSWORD}@rabbit//"))
+    assert "BROKER_URL: the amqp transport needs the Python package no_such_module_for_the_test" in message
+    assert PASSWORD not in message
