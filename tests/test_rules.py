@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.domain import CustomerContext, Sentiment, Ticket, Triage
+from bot.decisions import Sentiment, Triage
+from bot.domain import CustomerContext, Ticket
 from bot.policy import load_policy, parse_policy
 from bot.rules import apply_rules
 
@@ -341,3 +342,38 @@ def test_ceiling_never_makes_priority_less_urgent():
 def test_reason_without_ceiling_keeps_model_priority():
     assert decide(triage(priority=4, frustrated=True)).priority == 4
     assert decide(triage(priority=5), ticket("refund")).priority == 5
+
+
+# --- keywords match whole words, after NFKC normalisation -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My suede jacket arrived torn",  # "sue" + a letter: the right boundary
+        "We will pursue this with the courier",  # a letter + "sue": the left boundary
+        "Our lawyer_team wrote back",  # "_" is a word character too
+        "Ask the refunder desk",  # "refund" + a letter
+    ],
+)
+def test_a_keyword_inside_a_longer_word_does_not_match(text):
+    decision = decide(tk=ticket(text))
+    assert decision.reasons == ()
+    assert decision.group_id == ROUTING["Billing"]
+
+
+@pytest.mark.parametrize("text", ["Sue.", "(sue)", "sue", "I'll sue-them", "Werde ich sue!"])
+def test_a_keyword_at_the_edges_of_the_text_or_next_to_punctuation_matches(text):
+    decision = decide(tk=ticket(text))
+    assert decision.reason_codes == ("legal",)
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [("ＲＥＦＵＮＤ please", "refund"), ("I want a ｒｅｆｕｎｄ", "refund"), ("Ｍｏｎｅｙ　ｂａｃｋ", "money back")],
+)
+def test_full_width_text_matches_after_nfkc(text, found):
+    decision = decide(tk=ticket(text))
+    assert decision.reason_codes == ("refund",)
+    assert (decision.group_key, decision.group_id) == ("supervisor", SUPERVISOR)
+    assert f'mentions "{found}"' in decision.reasons[0].detail

@@ -6,15 +6,20 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
+import os
+import re
+import time
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from werkzeug.datastructures import Headers
 
+from bot.db.models import DELIVERY_ID_LENGTH, EVENT_ID_LENGTH, TICKET_ID_LENGTH, Delivery, Run
 from bot.domain import TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload
 from bot.webhooks.zendesk import (
     INVOCATION_HEADER,
+    MAX_ID,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     SignatureError,
@@ -24,7 +29,7 @@ from bot.webhooks.zendesk import (
 )
 from tests.conftest import WEBHOOK_SECRET, load_fixture, load_json_fixture
 
-NOW = datetime(2025, 1, 8, 10, 12, 30, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 8, 10, 12, 30, tzinfo=UTC)
 TICKET_CREATED = "zendesk/dust__event_ticket_created.json"
 USER_EVENT = "zendesk/zendesk_docs__event_user_active_changed.json"
 TRIGGER = "zendesk/zulip__trigger_ticket_create_update.json"
@@ -34,7 +39,7 @@ TRIGGER = "zendesk/zulip__trigger_ticket_create_update.json"
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def expected_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -349,3 +354,211 @@ def test_parse_rejects_bodies_that_are_not_a_json_object(body, message):
 def test_parse_rejects_deeply_nested_json_without_crashing():
     with pytest.raises(InvalidPayload):
         parse(b"[" * 100_000 + b"]" * 100_000, Headers())
+
+
+# --- parse: the 64-bit bound of ticket ids --------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [MAX_ID, str(MAX_ID)])
+def test_parse_accepts_the_largest_64_bit_id(given):
+    assert parse_obj(ticket_event(id=given)).ticket_id == "9223372036854775807"
+    assert parse_obj({"ticket_id": given}).ticket_id == "9223372036854775807"
+
+
+@pytest.mark.parametrize("given", [2**63, str(2**63), 2**64 - 1, str(2**64), 0, "0"])
+def test_parse_refuses_ids_past_64_bits_and_zero(given):
+    with pytest.raises(InvalidPayload, match="positive 64-bit integer id"):
+        parse_obj(ticket_event(id=given))
+    with pytest.raises(InvalidPayload, match="positive 64-bit integer id"):
+        parse_obj({"ticket_id": given})
+
+
+def test_every_accepted_ticket_id_fits_its_column():
+    assert len(str(MAX_ID)) <= TICKET_ID_LENGTH == Run.__table__.c.ticket_id.type.length
+
+
+# --- parse: a trigger body with a `type` of its own -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "type_value",
+    ["question", "", "ticket.created", "zen:event-type", None, 7,
+     ["zen:event-type:ticket.created"]],
+)
+def test_parse_trigger_body_with_a_type_key_is_still_a_trigger(type_value):
+    # An admin may add `"type": "{{ticket.ticket_type}}"`: that does not make it an event.
+    event = parse_obj({"ticket_id": "5", "type": type_value, "actor_id": "12"})
+    assert event == TicketEvent(
+        helpdesk="zendesk", kind="created", ticket_id="5", delivery_id="inv-1", actor_id="12"
+    )
+
+
+# --- parse: ids that are stored must fit their columns as sent ---------------------------------
+
+
+def ascii_body(obj: object) -> bytes:
+    """JSON with \\u escapes: the only way a lone surrogate can be in a valid body."""
+    return json.dumps(obj, ensure_ascii=True).encode("ascii")
+
+
+def event_with_id(event_id: object) -> dict:
+    data = ticket_event()
+    data["id"] = event_id
+    return data
+
+
+def test_id_lengths_are_the_columns_lengths():
+    assert Run.__table__.c.event_id.type.length == EVENT_ID_LENGTH
+    assert Delivery.__table__.c.delivery_id.type.length == DELIVERY_ID_LENGTH
+
+
+@pytest.mark.parametrize(
+    "event_id, message",
+    [
+        ("e" * (EVENT_ID_LENGTH + 1), f"longer than {EVENT_ID_LENGTH} characters"),
+        ("é" * (EVENT_ID_LENGTH + 1), f"longer than {EVENT_ID_LENGTH} characters"),
+        (" " + "e" * (EVENT_ID_LENGTH + 1) + " ", f"longer than {EVENT_ID_LENGTH} characters"),
+        ("cbe4028c\x00-7239", "control character U+0000"),
+        ("\x00", "control character U+0000"),
+        ("cbe4028c\n7239", "control character U+000A"),
+        ("\x1b[2Jcbe4028c", "control character U+001B"),
+        ("cbe4028c\x7f", "control character U+007F"),
+        ("cbe4028c\x85", "control character U+0085"),
+        ("\ud800", "lone surrogate U+D800"),
+        ("cbe4028c\udfff", "lone surrogate U+DFFF"),
+        ({"id": "cbe4028c"}, "must be a string id, got an object"),
+        (["cbe4028c"], "must be a string id, got an array"),
+        (True, "must be a string id, got a boolean"),
+        (1.5, "must be a string id, got a non-integer number"),
+        (10**(EVENT_ID_LENGTH), f"longer than {EVENT_ID_LENGTH} characters"),
+    ],
+)
+def test_parse_refuses_an_event_id_that_cannot_be_stored(event_id, message):
+    with pytest.raises(InvalidPayload, match=re.escape(message)) as info:
+        parse(ascii_body(event_with_id(event_id)), Headers({INVOCATION_HEADER: "inv-1"}))
+    assert str(info.value).startswith("`id`")  # says which id
+
+
+@pytest.mark.parametrize(
+    "event_id, stored",
+    [
+        ("e" * EVENT_ID_LENGTH, "e" * EVENT_ID_LENGTH),
+        ("é" * EVENT_ID_LENGTH, "é" * EVENT_ID_LENGTH),  # PostgreSQL counts characters
+        ("  cbe4028c\t\r\n", "cbe4028c"),  # surrounding JSON whitespace is dropped
+        ("cbe4028c 7239", "cbe4028c 7239"),  # inner space is kept
+        ("\U0001F600", "\U0001F600"),  # a surrogate *pair* is one character
+        (5158, "5158"),
+        ("", None),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_parse_keeps_an_event_id_as_it_will_be_stored(event_id, stored):
+    assert parse(ascii_body(event_with_id(event_id)), Headers()).event_id == stored
+
+
+@pytest.mark.parametrize(
+    "invocation, message",
+    [
+        ("i" * (DELIVERY_ID_LENGTH + 1), f"longer than {DELIVERY_ID_LENGTH} characters"),
+        ("8350205582\x00", "control character U+0000"),
+        ("8350\x1b205582", "control character U+001B"),
+        ("\ud800", "ASCII"),
+        # What WSGI hands over for the UTF-8 bytes of "inv-日" or of a lone surrogate: Latin-1.
+        ("inv-日".encode().decode("latin-1"), "ASCII"),
+        (b"inv-\xed\xa0\x80".decode("latin-1"), "ASCII"),
+        ("inv-é", "ASCII"),
+    ],
+)
+def test_parse_refuses_an_invocation_id_that_cannot_be_stored(invocation, message):
+    for body in (load_fixture(TICKET_CREATED), load_fixture(TRIGGER)):
+        with pytest.raises(InvalidPayload, match=re.escape(message)) as info:
+            parse(body, Headers({INVOCATION_HEADER: invocation}))
+        assert INVOCATION_HEADER in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "invocation, stored",
+    [
+        ("i" * DELIVERY_ID_LENGTH, "i" * DELIVERY_ID_LENGTH),
+        (" 8350205582\t", "8350205582"),
+        ("", None),
+    ],
+)
+def test_parse_keeps_an_invocation_id_as_it_will_be_stored(invocation, stored):
+    headers = Headers({INVOCATION_HEADER: invocation})
+    assert parse(load_fixture(TRIGGER), headers).delivery_id == stored
+
+
+# --- parse: the actor id is only compared, never stored ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "actor, compared",
+    [
+        ("8447388090494", "8447388090494"),
+        (8447388090494, "8447388090494"),
+        (" 12 ", "12"),
+        ("\ud800", "\ud800"),  # odd, but harmless: it is compared, not stored
+        ("a" * 1000, "a" * 1000),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_actor_id_is_any_string_or_integer(actor, compared):
+    assert parse(ascii_body({"ticket_id": "5", "actor_id": actor}), Headers()).actor_id == compared
+    data = ticket_event(actor_id=actor)
+    assert parse(ascii_body(data), Headers()).actor_id == compared
+
+
+@pytest.mark.parametrize("actor", [{"id": 1}, [1], True, 1.5])
+def test_parse_refuses_an_actor_id_that_is_not_an_id(actor):
+    with pytest.raises(InvalidPayload, match="`actor_id` must be a string or integer id"):
+        parse(ascii_body({"ticket_id": "5", "actor_id": actor}), Headers())
+    with pytest.raises(InvalidPayload, match="`detail.actor_id` must be a string or integer id"):
+        parse(ascii_body(ticket_event(actor_id=actor)), Headers())
+
+
+# --- verify: a timestamp without a time zone is UTC -----------------------------------------
+
+
+def naive(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@pytest.fixture
+def local_time_zone_far_from_utc():
+    """The process's local time zone set to UTC+05:30, so that "local" cannot pass for UTC."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "IST-05:30"  # POSIX form: needs no tz database
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(minutes=-4), timedelta(minutes=4)])
+def test_verify_takes_a_timestamp_without_time_zone_as_utc(local_time_zone_far_from_utc, offset):
+    body = b'{"ticket_id": "7"}'
+    timestamp = naive(NOW + offset)
+    assert "Z" not in timestamp and "+" not in timestamp
+    verify(WEBHOOK_SECRET, headers_for(body, timestamp=timestamp), body, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "offset", [timedelta(minutes=-6), timedelta(minutes=6), timedelta(hours=5, minutes=30)]
+)
+def test_verify_refuses_a_stale_timestamp_without_time_zone(local_time_zone_far_from_utc, offset):
+    body = b'{"ticket_id": "7"}'
+    headers = headers_for(body, timestamp=naive(NOW + offset))  # correctly signed, not fresh
+    with pytest.raises(SignatureError, match="window"):
+        verify(WEBHOOK_SECRET, headers, body, now=NOW)
+
+
+def test_verify_converts_a_timestamp_with_another_offset():
+    body = b'{"ticket_id": "7"}'
+    in_new_york = NOW.astimezone(timezone(timedelta(hours=-5))).isoformat(timespec="seconds")
+    verify(WEBHOOK_SECRET, headers_for(body, timestamp=in_new_york), body, now=NOW)

@@ -6,6 +6,10 @@ Zendesk sends two kinds of body to the same endpoint:
   https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/
 - trigger webhooks: whatever JSON an admin wrote in the trigger action. The README gives the body
   to paste: `{"ticket_id": "{{ticket.id}}", "event": "created", "actor_id": "{{current_user.id}}"}`.
+
+The ids that are stored (the ticket id, the event's `id`, the invocation id header) are checked
+here against what their columns can hold, so that a delivery that could never be stored is a 400
+(not retried) instead of a failed insert answered with a 503 that Zendesk retries forever.
 """
 
 from __future__ import annotations
@@ -14,11 +18,20 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
-from typing import Mapping
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from bot.db.models import DELIVERY_ID_LENGTH, EVENT_ID_LENGTH
 from bot.domain import TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers as RequestHeaders
+
+    # What is read of a request's headers: a dict, or Werkzeug's case-insensitive `Headers`.
+    Headers = Mapping[str, str] | RequestHeaders
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
@@ -45,12 +58,16 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def verify(
     secret: str,
-    headers: Mapping[str, str],
+    headers: Headers,
     body: bytes,
     now: datetime,
     max_skew_seconds: int = 300,
 ) -> None:
-    """Raise `SignatureError` unless the delivery is signed with `secret` and fresh."""
+    """Raise `SignatureError` unless the delivery is signed with `secret` and fresh.
+
+    Zendesk sends the timestamp in UTC with a `Z` (`2021-03-25T05:09:27Z`); one with another
+    offset is converted, and one without any is taken as UTC (see `_parse_timestamp`).
+    """
     if not secret:
         raise SignatureError("no webhook secret configured: refusing every delivery")
     signature = headers.get(SIGNATURE_HEADER, "")
@@ -67,7 +84,7 @@ def verify(
         raise SignatureError("signature does not match")
 
 
-def parse(body: bytes, headers: Mapping[str, str]) -> TicketEvent:
+def parse(body: bytes, headers: Headers) -> TicketEvent:
     """The delivery as a `TicketEvent`; `InvalidPayload` (400) or `IgnoredEvent` (200)."""
     try:
         data = json.loads(body.decode("utf-8"))
@@ -77,8 +94,11 @@ def parse(body: bytes, headers: Mapping[str, str]) -> TicketEvent:
         raise InvalidPayload("body is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidPayload("body must be a JSON object")
-    delivery_id = headers.get(INVOCATION_HEADER) or None
-    if "type" in data and str(data["type"]).startswith(EVENT_TYPE_PREFIX):
+    delivery_id = _invocation_id(headers.get(INVOCATION_HEADER))
+    # Only a `zen:event-type:` value makes an event subscription: a trigger body may carry a
+    # `type` of its own (an admin adding `"type": "{{ticket.ticket_type}}"`, say).
+    event_type = data.get("type")
+    if isinstance(event_type, str) and event_type.startswith(EVENT_TYPE_PREFIX):
         return _parse_event_subscription(data, delivery_id)
     return _parse_trigger(data, delivery_id)
 
@@ -98,8 +118,8 @@ def _parse_event_subscription(data: dict, delivery_id: str | None) -> TicketEven
         kind=kind,
         ticket_id=_ticket_id(detail.get("id"), "detail.id"),
         delivery_id=delivery_id,
-        event_id=_optional_id(data.get("id")),
-        actor_id=_optional_id(detail.get("actor_id")),
+        event_id=_stored_id(data.get("id"), "id", EVENT_ID_LENGTH),
+        actor_id=_actor_id(detail.get("actor_id"), "detail.actor_id"),
     )
 
 
@@ -118,16 +138,74 @@ def _parse_trigger(data: dict, delivery_id: str | None) -> TicketEvent:
         kind=kind,
         ticket_id=ticket_id,
         delivery_id=delivery_id,
-        actor_id=_optional_id(data.get("actor_id")),
+        actor_id=_actor_id(data.get("actor_id"), "actor_id"),
     )
 
 
-def _optional_id(value: object) -> str | None:
-    text = "" if value is None else str(value).strip()
-    return text or None
+# What surrounds an id and is dropped: JSON's whitespace, which is also HTTP's (SP, HTAB).
+_EDGE_SPACE = " \t\r\n"
 
 
-MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers
+def _stored_id(value: object, where: str, max_chars: int) -> str | None:
+    """An id that is stored, exactly as it will be stored; None when absent or empty.
+
+    A string (surrounding spaces, tabs and line breaks dropped) or a JSON integer (written in
+    decimal) is taken; any other JSON value is refused, as is a string that its column could not
+    hold as given: longer than `max_chars` (PostgreSQL counts characters, like `len`), or with a
+    control character (NUL is refused by PostgreSQL; the others are no part of any id and would
+    reach the logs) or a lone surrogate (`"\\ud800"` is valid JSON but cannot be encoded in UTF-8).
+    """
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip(_EDGE_SPACE)
+    else:
+        raise InvalidPayload(f"`{where}` must be a string id, got {_json_kind(value)}")
+    if not text:
+        return None
+    if len(text) > max_chars:
+        raise InvalidPayload(f"`{where}` is longer than {max_chars} characters ({len(text)})")
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc":
+            raise InvalidPayload(f"`{where}` contains the control character U+{ord(char):04X}")
+        if category == "Cs":
+            raise InvalidPayload(f"`{where}` contains the lone surrogate U+{ord(char):04X}")
+    return text
+
+
+def _invocation_id(value: str | None) -> str | None:
+    """The invocation id header (`8350205582` in Zendesk's docs), which deduplicates deliveries.
+
+    HTTP gives a header as bytes and WSGI hands them over decoded as Latin-1 (PEP 3333), so a
+    non-ASCII value arrives as a guess at characters, not as what the sender meant: it is
+    refused, as is anything `_stored_id` refuses.
+    https://developer.zendesk.com/documentation/webhooks/anatomy-of-a-webhook-request/
+    https://peps.python.org/pep-3333/#unicode-issues
+    """
+    if value is not None and not value.isascii():
+        raise InvalidPayload(f"`{INVOCATION_HEADER}` must be ASCII")
+    return _stored_id(value, INVOCATION_HEADER, DELIVERY_ID_LENGTH)
+
+
+def _actor_id(value: object, where: str) -> str | None:
+    """Who caused the event: only compared with ZENDESK_BOT_USER_ID, never stored, so any
+    string will do; a JSON integer is written in decimal; any other JSON value is refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is not None and not isinstance(value, str):
+        raise InvalidPayload(f"`{where}` must be a string or integer id, got {_json_kind(value)}")
+    return (value or "").strip() or None
+
+
+def _json_kind(value: object) -> str:
+    names = {bool: "a boolean", float: "a non-integer number", dict: "an object", list: "an array"}
+    return names.get(type(value), type(value).__name__)
+
+
+MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers; 19 digits fit `runs.ticket_id` (64)
 
 
 def _ticket_id(value: object, where: str) -> str:
@@ -142,10 +220,11 @@ def _ticket_id(value: object, where: str) -> str:
 
 
 def _parse_timestamp(value: str) -> datetime | None:
+    """An ISO 8601 moment, aware; one written without an offset is taken as UTC."""
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
