@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from flask import Flask, jsonify
 
 from bot.db import make_engine
+from bot.policy import load_policy
+from bot.prompts import load_prompts
 from bot.queue import Enqueuer, make_celery
 from bot.settings import Settings
 from bot.store import Store
@@ -28,13 +30,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Refuse a bad policy or prompt file at start-up, like every other process does.
+    load_policy(settings.policy_file)
+    load_prompts(settings.prompts_dir)
     app = Flask(__name__)
     # Webhook bodies are ids and a small envelope; refuse anything large before reading it
     # (the signature can only be checked once the whole body is in memory).
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["bot"] = WebServices(
         settings=settings,
-        store=Store(make_engine(settings.database_url)),
+        store=Store(make_engine(settings.database_url), recovery_after=settings.recovery_after),
         enqueuer=Enqueuer(make_celery(settings)),
     )
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Mapping
 
 from bot.domain import CATEGORIES, CustomerContext, PastTicket, TicketSnapshot, category_slug
 from bot.policy import Policy
+from bot.vocabulary import category_tag
 
-_CATEGORY_BY_TAG = {f"ai_category_{category_slug(c)}": c for c in CATEGORIES}
+_CATEGORY_BY_TAG = {category_tag(category_slug(c)): c for c in CATEGORIES}
 
 
 def past_ticket_category(ticket: PastTicket, known: Mapping[str, str]) -> str | None:

@@ -1,15 +1,16 @@
-"""The bot's own vocabulary: plain, immutable values passed between the layers.
+"""The bot's own vocabulary for what it reads and writes: plain, immutable values.
 
 Nothing here knows about Zendesk, Intercom, OpenAI, Flask or Celery. Adapters translate
 vendor payloads into these types at the edge; the pipeline, rules, prompt building and note
-formatting only ever see these.
+formatting only ever see these. What the bot decides about a ticket (triage, draft, sources,
+the rules' decision) is in `bot.decisions`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Mapping
 
 CATEGORIES: tuple[str, ...] = (
     "Billing",
@@ -20,7 +21,11 @@ CATEGORIES: tuple[str, ...] = (
     "Other",
 )
 
-SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
+# What the pipeline reads of a ticket's description: about 3,000 words. Past that, a ticket is
+# pasted logs or a quoted thread, and reading all of it only costs time (a 5 MB body took the
+# local engine over 30 s) and LLM tokens; the note says when a ticket was cut.
+MAX_TICKET_CHARS = 20_000
+MAX_SUBJECT_CHARS = 1_000
 
 
 def category_named(name: str) -> str | None:
@@ -93,6 +98,14 @@ class Ticket:
     updated_at: str | None = None  # kept verbatim: it is sent back as `updated_stamp`
     custom_fields: Mapping[str, object] = field(default_factory=dict)  # field id (str) -> value
 
+    def bounded(self, max_chars: int) -> Ticket:
+        """This ticket with its description cut to `max_chars` (and a long subject cut too)."""
+        if len(self.description) <= max_chars and len(self.subject) <= MAX_SUBJECT_CHARS:
+            return self
+        return replace(
+            self, subject=self.subject[:MAX_SUBJECT_CHARS], description=self.description[:max_chars]
+        )
+
 
 @dataclass(frozen=True)
 class TicketSnapshot:
@@ -102,6 +115,8 @@ class TicketSnapshot:
     requester: Person | None = None
     organization: Organization | None = None
     history: tuple[PastTicket, ...] = ()  # newest first, current ticket excluded
+    # Why the requester's history could not be read (it is optional context), or None.
+    history_unavailable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,142 +134,6 @@ class CustomerContext:
     @property
     def is_vip(self) -> bool:
         return self.tier == "vip"
-
-
-@dataclass(frozen=True)
-class Sentiment:
-    label: str = "neutral"  # one of SENTIMENTS
-    frustrated: bool = False
-
-
-@dataclass(frozen=True)
-class Triage:
-    """The model's opinion, validated. Rules decide what is done with it."""
-
-    category: str
-    priority: int  # 1 (most urgent) .. 5
-    escalate: bool
-    confidence: float  # 0 .. 1
-    reasoning: str
-    sentiment: Sentiment
-    language: str  # ISO 639-1, e.g. "en"
-
-    def as_dict(self) -> dict:
-        return {
-            "category": self.category,
-            "priority": self.priority,
-            "escalate": self.escalate,
-            "confidence": self.confidence,
-            "reasoning": self.reasoning,
-            "sentiment": {"label": self.sentiment.label, "frustrated": self.sentiment.frustrated},
-            "language": self.language,
-        }
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0  # of the prompt tokens, those the provider served from its cache
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.cached_tokens + other.cached_tokens,
-        )
-
-    @property
-    def total(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-@dataclass(frozen=True)
-class TriageResult:
-    triage: Triage
-    model: str
-    usage: Usage = Usage()
-    valid: bool = True  # False when the output could not be repaired (confidence forced to 0)
-    error: str | None = None  # why the output was invalid, for the store
-    engine: str = ""  # which engine decided: "offline" (the local model) or "openai"
-    # In hybrid mode, what the local model thought when it was not sure enough to decide:
-    # {"category", "confidence", "model"}; kept to tune HYBRID_CONFIDENCE_BAR.
-    local_opinion: Mapping[str, object] | None = None
-    # In hybrid mode, an LLM triage that was paid for but unusable, when the local one was kept.
-    discarded: "TriageResult | None" = None
-
-
-@dataclass(frozen=True)
-class SourceArticle:
-    """An approved help-center article given to the draft as source [number]."""
-
-    number: int  # 1-based, as cited in the draft: [1]
-    source: str  # knowledge source, e.g. "zendesk"
-    article_id: str
-    title: str
-    url: str
-    passage: str  # the article's most relevant passage: what the draft may rely on
-    relevance: float  # 0..1, see bot.kb.index
-    section: str = ""
-    locale: str = ""
-
-    def as_dict(self) -> dict:
-        return {
-            "number": self.number,
-            "source": self.source,
-            "article_id": self.article_id,
-            "locale": self.locale,
-            "title": self.title,
-            "section": self.section,
-            "url": self.url,
-            "passage": self.passage,
-            "relevance": round(self.relevance, 4),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> "SourceArticle":
-        return cls(
-            number=int(data["number"]),
-            source=str(data["source"]),
-            article_id=str(data["article_id"]),
-            title=str(data["title"]),
-            url=str(data.get("url", "")),
-            passage=str(data.get("passage", "")),
-            relevance=float(data.get("relevance", 0.0)),
-            section=str(data.get("section", "")),
-            locale=str(data.get("locale", "")),
-        )
-
-
-@dataclass(frozen=True)
-class DraftResult:
-    text: str
-    model: str
-    usage: Usage = Usage()
-    engine: str = ""  # which engine wrote it
-
-
-@dataclass(frozen=True)
-class EscalationReason:
-    code: str  # e.g. "security", "refund", "low_confidence"
-    detail: str  # plain words for the agent, e.g. 'mentions "refund"'
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the rules made of the triage: the only thing that drives actions."""
-
-    category: str
-    priority: int
-    escalate: bool
-    reasons: tuple[EscalationReason, ...]
-    group_key: str | None  # e.g. "security", "senior", or the category's routing key
-    group_id: int | None
-    tags: tuple[str, ...]  # tags to add (never removes any)
-
-    @property
-    def reason_codes(self) -> tuple[str, ...]:
-        return tuple(r.code for r in self.reasons)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Named failure modes. The Celery task is the one layer that acts on them.
+"""Named failure modes. `bot.attempt` is the one layer that acts on them (retries or gives up).
 
 - `RetryableError`: try again later (vendor 429/5xx, timeouts, broker hiccups). Carries the
   vendor's `retry_after` when it gave one, so the task waits exactly that long.
 - `PermanentError`: retrying cannot help (404 ticket, 401 credentials, 4xx validation).
   The run fails at once and the ticket gets a visible `ai_failed` note.
 - `IgnoredEvent`: nothing is wrong; this event is simply not ours to process.
+- `Superseded`: another attempt holds the run now; this one stops quietly.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ class RetryableError(BotError):
 
 class PermanentError(BotError):
     pass
+
+
+class OutOfTime(RetryableError):
+    """The attempt reached its time limit between two steps; the next attempt goes on from
+    what this one saved."""
+
+
+class Superseded(BotError):
+    """This attempt lost its lease (it stalled, and the run went to another attempt): it stops
+    without writing anything more. Not a failure of the run."""
 
 
 class IgnoredEvent(BotError):

@@ -6,10 +6,11 @@ agent workspace and cannot be broken by HTML in the customer's words, so notes a
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from bot.citations import check_citations
-from bot.domain import CustomerContext, Decision, DraftResult, SourceArticle, TriageResult
+from bot.decisions import Decision, DraftResult, SourceArticle, TriageResult
+from bot.domain import CustomerContext
 from bot.policy import Policy
 from bot.rules import PRIORITY_WORDS
 
@@ -37,7 +38,9 @@ def format_triage_note(
     prompt_version: str,
     engine: str,
     sources: Sequence[SourceArticle] = (),
+    reading: Sequence[str] = (),
 ) -> str:
+    """`reading`: what the bot could not read (a cut ticket, missing history), for the agent."""
     triage = triage_result.triage
     lines = [
         "AI triage (internal note: nothing has been sent to the customer)",
@@ -55,6 +58,7 @@ def format_triage_note(
     else:
         lines.append("Escalated: no")
     lines.append(f"Customer: {describe_customer(context)}")
+    lines.extend(f"Note: {line}" for line in reading)
     sentiment = triage.sentiment.label + (", frustrated" if triage.sentiment.frustrated else "")
     lines.append(f"Sentiment: {sentiment}. Language: {triage.language}")
     if triage.reasoning:

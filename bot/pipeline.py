@@ -1,47 +1,41 @@
 """The workflow for one ticket event: read, triage, apply rules, draft, publish, record.
 
 Plain functions over injected dependencies. Vendor failures arrive as `RetryableError` or
-`PermanentError` and are left to the caller (the Celery task), the one layer that retries.
+`PermanentError` and are left to the caller (`bot.attempt`), the one layer that retries.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from bot.context import build_context
-from bot.db.models import Run, RunStatus
-from bot.domain import (
-    DraftResult,
-    Sentiment,
-    SourceArticle,
-    Ticket,
-    TicketUpdate,
-    Triage,
-    TriageResult,
-    Usage,
-)
+from bot.db.models import Run
+from bot.decisions import DraftResult, SourceArticle, Triage, TriageResult, Usage
+from bot.domain import MAX_TICKET_CHARS, Ticket, TicketSnapshot, TicketUpdate
+from bot.errors import OutOfTime, Superseded
 from bot.helpdesk.base import Helpdesk
 from bot.kb.retrieval import KnowledgeBase
+from bot.leases import Claim, ClaimState
 from bot.llm.base import LLM
 from bot.llm.pricing import PriceTable, add_costs, cost_of
-from bot.notes import format_failure_note, format_triage_note
+from bot.notes import format_triage_note
 from bot.policy import Policy
 from bot.prompts import PromptLibrary, build_draft_request, build_triage_request, prompt_version
 from bot.rules import apply_rules
 from bot.settings import Settings
 from bot.store import Store
+from bot.vocabulary import BotTag, RunStatus
 
 log = logging.getLogger(__name__)
 
-TRIAGED_TAG = "ai_triaged"
-FAILED_TAG = "ai_failed"
-LEASE_SECONDS = 300
 # Earlier tickets read per run: a month of contacts for almost anyone, in one request.
 HISTORY_PAGE = 50
+NOT_CLAIMED = "not claimed"  # what `process_run` returns for a finished or held run
 
 
 @dataclass
@@ -56,39 +50,71 @@ class Worker:
     settings: Settings
     knowledge: KnowledgeBase | None = None  # None: no help center, every draft is unsourced
     prices: PriceTable | None = None  # None: costs are not recorded
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When this attempt must stop. Checked between steps; each request inside a step has its
+    own timeout, so an attempt overruns its limit by at most one request."""
+
+    deadline: datetime
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def check(self, step: str) -> None:
+        if self.clock() >= self.deadline:
+            raise OutOfTime(f"out of time before {step} (TASK_TIME_LIMIT or RUN_DEADLINE reached)")
 
 
 def process_run(run_id: int, worker: Worker) -> str:
-    """Take one run through the workflow. Returns the run's final status, or "not claimed"."""
-    run = worker.store.claim(run_id, LEASE_SECONDS)
-    if run is None:
-        log.info("run %s not claimed: finished, or held by another worker", run_id)
-        return "not claimed"
-    started = time.monotonic()
-    snapshot = worker.helpdesk.fetch(run.ticket_id, history_limit=HISTORY_PAGE)
-    if TRIAGED_TAG in snapshot.ticket.tags:
-        # Processed already (by an earlier run whose record was lost, or another deployment):
-        # never a second note on the same ticket.
-        worker.store.finish(run_id, RunStatus.SKIPPED, error=f"ticket already tagged {TRIAGED_TAG}")
-        return RunStatus.SKIPPED
+    """Claim a run and take it through the workflow; "not claimed" if it is finished or held.
+    Errors are left to the caller: `bot.attempt` is the one layer that retries."""
+    claim = worker.store.claim(run_id, worker.settings.lease_seconds)
+    if claim.state is not ClaimState.CLAIMED:
+        log.info("run %s not claimed: %s", run_id, claim.state)
+        return NOT_CLAIMED
+    assert claim.lease_expires_at is not None
+    return process_claimed(claim, worker, Budget(claim.lease_expires_at, worker.clock))
 
-    known = _known_categories(worker.store, run.helpdesk, [t.id for t in snapshot.history])
+
+def process_claimed(claim: Claim, worker: Worker, budget: Budget) -> str:
+    """The workflow for a run this attempt holds. Returns the run's final status.
+
+    Every write to the store is conditional on still holding the lease, and the lease is
+    checked once more just before the one write to the helpdesk: an attempt that stalled past
+    its lease (and whose run went to another attempt) stops with `Superseded`, writing nothing.
+    """
+    run, token, store = claim.run, claim.token, worker.store
+    assert run is not None
+    started = time.monotonic()
+    budget.check("reading the ticket")
+    snapshot = worker.helpdesk.fetch(run.ticket_id, history_limit=HISTORY_PAGE)
+    if BotTag.TRIAGED in snapshot.ticket.tags:
+        # Processed already (by an earlier attempt that died before recording it, or another
+        # deployment): never a second note on the same ticket.
+        _finish(store, run.id, token, RunStatus.SKIPPED, error=f"ticket already tagged {BotTag.TRIAGED}")
+        return RunStatus.SKIPPED
+    ticket = snapshot.ticket.bounded(MAX_TICKET_CHARS)  # what every step below reads
+
+    known = _known_categories(store, run.helpdesk, [t.id for t in snapshot.history])
     context = build_context(snapshot, worker.policy, worker.clock(), known)
     triage_result, draft, sources = _reuse_model_output(run)
     if triage_result is None:
+        budget.check("triage")
         triage_result = worker.llm.triage(
-            build_triage_request(snapshot.ticket, context, worker.prompts, worker.policy)
+            build_triage_request(ticket, context, worker.prompts, worker.policy)
         )
     if sources is None:
-        sources = find_sources(worker, snapshot.ticket, triage_result.triage)
+        budget.check("searching the help center")
+        sources = find_sources(worker, ticket, triage_result.triage)
     decision = apply_rules(
-        triage_result.triage, snapshot.ticket, context, worker.policy, has_sources=bool(sources)
+        triage_result.triage, ticket, context, worker.policy, has_sources=bool(sources)
     )
     if draft is None:
+        budget.check("drafting")
         draft = worker.llm.draft(
             build_draft_request(
-                snapshot.ticket,
+                ticket,
                 context,
                 triage_result.triage,
                 decision,
@@ -98,13 +124,15 @@ def process_run(run_id: int, worker: Worker) -> str:
                 triaged_by=triage_result.engine,
             )
         )
-        # Saved before the write: a retry after a Zendesk failure reuses it (and the sources it
-        # was drafted from), no second LLM bill.
-        worker.store.save(
-            run_id,
+        # Saved before the write: a retry after a helpdesk failure reuses it (and the sources
+        # it was drafted from) with who made it, and pays no second LLM bill.
+        if not store.save_output(
+            run.id,
+            token,
             **_model_fields(triage_result, draft, worker.llm, worker.prices),
             sources=[source.as_dict() for source in sources],
-        )
+        ):
+            raise Superseded(f"run {run.id}: attempt {token} lost its lease before saving")
     version = prompt_version(worker.prompts, decision.category)
     note = format_triage_note(
         decision,
@@ -115,34 +143,31 @@ def process_run(run_id: int, worker: Worker) -> str:
         version,
         worker.llm.provider,
         sources=sources,
+        reading=describe_reading(snapshot),
     )
     update = TicketUpdate(
         note=note, add_tags=decision.tags, priority=decision.priority, group_id=decision.group_id
     )
+    budget.check("publishing the note")
+    if not store.holds(run.id, token):
+        raise Superseded(f"run {run.id}: attempt {token} lost its lease before publishing")
     result = worker.helpdesk.publish(snapshot.ticket, update)
     if not result.applied:
-        worker.store.finish(
-            run_id, RunStatus.SKIPPED, error="another run updated the ticket first (seen after a 409)"
-        )
+        _finish(store, run.id, token, RunStatus.SKIPPED,
+                error="another run updated the ticket first (seen after a 409)")
         return RunStatus.SKIPPED
-    worker.store.finish(
-        run_id,
+    _finish(
+        store,
+        run.id,
+        token,
         RunStatus.SUCCEEDED,
-        rules={
-            "policy_version": worker.policy.version,
-            "category": decision.category,
-            "priority": decision.priority,
-            "escalate": decision.escalate,
-            "reasons": [{"code": r.code, "detail": r.detail} for r in decision.reasons],
-            "group_key": decision.group_key,
-            "group_id": decision.group_id,
-            "tags": list(decision.tags),
-        },
+        rules={"policy_version": worker.policy.version, **decision.as_dict()},
         customer={
             "tier": context.tier,
             "account_status": context.account_status,
             "contacts_in_window": context.contacts_in_window,
             "topics": dict(context.topics),
+            "history_unavailable": snapshot.history_unavailable,
         },
         prompt_version=version,
         latency_ms=int((time.monotonic() - started) * 1000),
@@ -154,6 +179,29 @@ def process_run(run_id: int, worker: Worker) -> str:
         error=None,
     )
     return RunStatus.SUCCEEDED
+
+
+def _finish(store: Store, run_id: int, token: int, status: RunStatus, **fields: Any) -> None:
+    if not store.finish(run_id, token, status, **fields):
+        # The helpdesk write (if any) happened; the attempt that now holds the run will see
+        # the bot's tag on the ticket and skip it.
+        raise Superseded(f"run {run_id}: attempt {token} lost its lease before finishing")
+
+
+def describe_reading(snapshot: TicketSnapshot) -> tuple[str, ...]:
+    """What the agent should know about what the bot could not read."""
+    notes = []
+    length = len(snapshot.ticket.description)
+    if length > MAX_TICKET_CHARS:
+        notes.append(
+            f"Only the first {MAX_TICKET_CHARS:,} characters of the ticket's {length:,} were read."
+        )
+    if snapshot.history_unavailable:
+        notes.append(
+            f"The customer's earlier tickets could not be read ({snapshot.history_unavailable}): "
+            "repeat contacts were not counted."
+        )
+    return tuple(notes)
 
 
 def find_sources(worker: Worker, ticket: Ticket, triage: Triage) -> tuple[SourceArticle, ...]:
@@ -168,22 +216,6 @@ def find_sources(worker: Worker, ticket: Ticket, triage: Triage) -> tuple[Source
         min_relevance=knowledge.min_relevance,
         limit=knowledge.max_sources,
     )
-
-
-def give_up(run_id: int, worker: Worker, what_failed: str) -> None:
-    """Retries are exhausted or pointless: record it, and make it visible in the helpdesk."""
-    run = worker.store.get(run_id)
-    if run is None:
-        return
-    worker.store.finish(run_id, RunStatus.FAILED, error=what_failed)
-    try:
-        ticket = worker.helpdesk.fetch_ticket(run.ticket_id)
-        worker.helpdesk.publish(
-            ticket,
-            TicketUpdate(note=format_failure_note(what_failed, run.attempts), add_tags=(FAILED_TAG,)),
-        )
-    except Exception:  # the helpdesk may be what failed; the store still has the failure
-        log.exception("could not post the failure note on ticket %s", run.ticket_id)
 
 
 def _known_categories(store: Store, helpdesk: str, ticket_ids: list[str]) -> dict[str, str]:
@@ -211,8 +243,9 @@ def _model_fields(
         usage = usage + lost.usage
     costs = [step["cost_usd"] for step in steps.values() if "cost_usd" in step]
     return {
-        "triage": {**triage.triage.as_dict(), "valid": triage.valid, "error": triage.error},
+        "triage": triage.as_dict(),
         "draft": draft.text,
+        "draft_result": draft.as_dict(),
         "engine": llm.provider,
         "triage_engine": triage.engine or llm.provider,
         "draft_engine": draft.engine or llm.provider,
@@ -238,21 +271,12 @@ def _step(engine: str, model: str, usage: Usage, prices: PriceTable | None) -> d
 def _reuse_model_output(
     run: Run,
 ) -> tuple[TriageResult | None, DraftResult | None, tuple[SourceArticle, ...] | None]:
-    if not (run.triage and run.draft):
+    """What an earlier attempt of this run saved before its helpdesk write failed: the same
+    triage and draft, with who made them, so the note and the store keep saying so."""
+    if not (run.triage and run.draft_result):
         return None, None, None
-    data = run.triage
-    triage = Triage(
-        category=data["category"],
-        priority=data["priority"],
-        escalate=data["escalate"],
-        confidence=data["confidence"],
-        reasoning=data["reasoning"],
-        sentiment=Sentiment(**data["sentiment"]),
-        language=data["language"],
-    )
-    model = run.model or ""
     return (
-        TriageResult(triage, model, Usage(), valid=data.get("valid", True), error=data.get("error")),
-        DraftResult(run.draft, model, Usage()),
+        TriageResult.from_dict(run.triage),
+        DraftResult.from_dict(run.draft_result),
         tuple(SourceArticle.from_dict(s) for s in run.sources or ()),
     )

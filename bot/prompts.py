@@ -8,20 +8,14 @@ action, which the rules decide alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import yaml
 
-from bot.domain import (
-    CATEGORIES,
-    CustomerContext,
-    Decision,
-    SourceArticle,
-    Ticket,
-    Triage,
-)
+from bot.decisions import Decision, SourceArticle, Triage
+from bot.domain import CATEGORIES, CustomerContext, Ticket
 from bot.errors import SettingsError
 from bot.llm.base import DraftRequest, TriageRequest
 from bot.policy import Policy

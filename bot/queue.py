@@ -6,6 +6,8 @@ a broken task module cannot take webhooks down with it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from celery import Celery
 
 from bot.errors import RetryableError
@@ -13,10 +15,14 @@ from bot.settings import Settings
 
 PROCESS_TICKET = "tasks.process_ticket"
 SYNC_KNOWLEDGE = "tasks.sync_knowledge"
+SWEEP_RUNS = "tasks.sweep_runs"
 QUEUE = "triage"
 
 
 def configure(app: Celery, settings: Settings) -> Celery:
+    if settings.broker_url.startswith("sqla+sqlite:///"):
+        # Kombu's SQLAlchemy transport cannot create the folder of its SQLite file.
+        Path(settings.broker_url[len("sqla+sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     app.conf.update(
         broker_url=settings.broker_url,
         task_default_queue=QUEUE,
@@ -30,33 +36,43 @@ def configure(app: Celery, settings: Settings) -> Celery:
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
-        broker_transport_options=_transport_options(settings.broker_url),
+        broker_transport_options=_transport_options(settings),
         worker_hijack_root_logger=False,
+        # The pipeline bounds its own work (`bot.pipeline.Budget`), which is what holds with the
+        # threads pool the Procfile runs; under prefork, Celery also kills a child that outlives
+        # its lease by more than a minute (Celery's time limits need prefork).
+        task_time_limit=settings.lease_seconds + 60,
         beat_schedule=_beat_schedule(settings),
     )
     return app
 
 
 def _beat_schedule(settings: Settings) -> dict:
-    """`celery -A tasks beat` keeps the knowledge base fresh: every KB_SYNC_INTERVAL seconds."""
-    if not (settings.kb_sources and settings.kb_sync_interval > 0):
-        return {}
-    return {
-        "sync-knowledge": {
-            "task": SYNC_KNOWLEDGE,
-            "schedule": float(settings.kb_sync_interval),
-            # A sync still waiting when the next one is due is dropped, not stacked up.
-            "options": {"queue": QUEUE, "expires": float(settings.kb_sync_interval)},
+    """`celery -A tasks beat`: the sweep for stuck runs, and the knowledge-base sync."""
+    schedule = {
+        "sweep-runs": {
+            "task": SWEEP_RUNS,
+            "schedule": settings.sweep_interval,
+            # A sweep still waiting when the next one is due is dropped, not stacked up.
+            "options": {"queue": QUEUE, "expires": settings.sweep_interval},
         }
     }
+    if settings.kb_sources and settings.kb_sync_interval > 0:
+        schedule["sync-knowledge"] = {
+            "task": SYNC_KNOWLEDGE,
+            "schedule": float(settings.kb_sync_interval),
+            "options": {"queue": QUEUE, "expires": float(settings.kb_sync_interval)},
+        }
+    return schedule
 
 
-def _transport_options(broker_url: str) -> dict:
-    if broker_url.startswith(("redis://", "rediss://")):
+def _transport_options(settings: Settings) -> dict:
+    if settings.broker_url.startswith(("redis://", "rediss://")):
         return {
-            # How long an unacknowledged message waits before redelivery: longer than any task,
-            # retries' countdowns included (the worker holds those messages meanwhile).
-            "visibility_timeout": 3600,
+            # How long a message a worker took waits before Redis delivers it again (the worker
+            # died): longer than any attempt and any countdown we ask for, both at most a lease.
+            # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+            "visibility_timeout": settings.visibility_timeout,
             "socket_connect_timeout": 3,
             "socket_timeout": 10,
         }

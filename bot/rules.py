@@ -12,8 +12,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from bot.domain import CustomerContext, Decision, EscalationReason, Ticket, Triage, category_slug
+from bot.decisions import Decision, EscalationReason, Triage
+from bot.domain import CustomerContext, Ticket, category_slug
 from bot.policy import KEYWORD_LISTS, Policy
+from bot.vocabulary import BotTag, category_tag, escalation_tag, priority_tag
 
 PRIORITY_WORDS = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "lowest"}
 
@@ -95,10 +97,10 @@ def apply_rules(
         priority = min(priority, policy.priority_ceiling.get(code, 5))
 
     group_key, group_id = _route(codes, triage.category, policy)
-    tags = ["ai_triaged", f"ai_category_{category_slug(triage.category)}", f"ai_priority_{priority}"]
+    tags = [BotTag.TRIAGED.value, category_tag(category_slug(triage.category)), priority_tag(priority)]
     if reasons:
-        tags.append("ai_escalated")
-        tags.extend(f"ai_escalation_{r.code}" for r in reasons)
+        tags.append(BotTag.ESCALATED.value)
+        tags.extend(escalation_tag(r.code) for r in reasons)
     return Decision(
         category=triage.category,
         priority=priority,

@@ -22,7 +22,7 @@ def build_worker(settings: Settings) -> Worker:
         helpdesk=make_helpdesk(settings),
         llm=llm_from_settings(settings),
         prices=PriceTable.from_file(settings.llm_prices_file),
-        store=Store(engine),
+        store=Store(engine, recovery_after=settings.recovery_after),
         policy=policy,
         prompts=load_prompts(settings.prompts_dir),
         settings=settings,

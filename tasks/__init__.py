@@ -1,4 +1,4 @@
-"""The Celery app (`celery -A tasks worker`) and its one task. Thin: ids in, pipeline called.
+"""The Celery app (`celery -A tasks worker`) and its tasks. Thin: ids in, plain functions called.
 
 Configuration is read when Celery first needs it (worker start-up), not at import time.
 """
@@ -6,22 +6,31 @@ Configuration is read when Celery first needs it (worker start-up), not at impor
 from __future__ import annotations
 
 import logging
-import random
+import sys
 import threading
 
 from celery import Celery, signals
 
-from bot.errors import PermanentError, RetryableError
-from bot.queue import PROCESS_TICKET, SYNC_KNOWLEDGE, configure
+from bot.queue import PROCESS_TICKET, SWEEP_RUNS, SYNC_KNOWLEDGE, Enqueuer, configure
 
 log = logging.getLogger(__name__)
 
 
+def _settings_or_exit():
+    """The settings, or one readable message and exit 1 (not Celery's traceback)."""
+    from bot.errors import SettingsError
+    from bot.settings import Settings
+
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 class BotCelery(Celery):
     def on_configure(self) -> None:
-        from bot.settings import Settings
-
-        configure(self, Settings.from_env())
+        configure(self, _settings_or_exit())
 
 
 app = BotCelery("tasks")
@@ -32,10 +41,14 @@ _worker_lock = threading.Lock()  # the threads pool may start several tasks at o
 @signals.worker_init.connect
 def _check_configuration(**_kwargs) -> None:
     """Fail at start-up, not at the first ticket, on bad settings, policy or prompts."""
+    from bot.errors import SettingsError
     from bot.runtime import check_configuration
-    from bot.settings import Settings
 
-    check_configuration(Settings.from_env())
+    try:
+        check_configuration(_settings_or_exit())
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def get_worker():
@@ -50,39 +63,25 @@ def get_worker():
     return _worker
 
 
-def retry_delay(retries: int, base: float, cap: float, retry_after: float | None) -> float:
-    """What the vendor asked for (plus < 1 s, so retries don't arrive in lockstep), or else
-    exponential backoff with jitter: anywhere between half the base and base * 2**retries."""
-    if retry_after is not None:
-        return min(retry_after, cap) + random.uniform(0, 1)
-    return random.uniform(base / 2, min(cap, base * (2**retries)))
-
-
 @app.task(name=PROCESS_TICKET, bind=True, acks_late=True, max_retries=None)
 def process_ticket(self, run_id: int) -> str:
-    from bot.pipeline import give_up, process_run
+    """One attempt at a run (`bot.attempt`); the broker rings again when the outcome asks."""
+    from bot.attempt import attempt
 
-    worker = get_worker()
-    settings = worker.settings
-    try:
-        return process_run(run_id, worker)
-    except RetryableError as exc:
-        if self.request.retries >= settings.task_max_retries:
-            give_up(run_id, worker, f"{exc} (gave up after {self.request.retries + 1} attempts)")
-            return "failed"
-        delay = retry_delay(
-            self.request.retries, settings.task_retry_base, settings.task_retry_max, exc.retry_after
-        )
-        log.warning("run %s: %s; retrying in %.1f s", run_id, exc, delay)
-        worker.store.release_for_retry(run_id, str(exc))
-        raise self.retry(exc=exc, countdown=delay)
-    except PermanentError as exc:
-        give_up(run_id, worker, str(exc))
-        return "failed"
-    except Exception as exc:  # a bug: fail visibly rather than leave the run hanging
-        log.exception("run %s: unexpected error", run_id)
-        give_up(run_id, worker, f"internal error: {type(exc).__name__}: {exc}")
-        return "failed"
+    outcome = attempt(run_id, get_worker())
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@app.task(name=SWEEP_RUNS, ignore_result=True)
+def sweep_runs() -> dict:
+    """Scheduled by beat every SWEEP_INTERVAL seconds: re-enqueue or fail stuck runs
+    (`bot.recovery`). Not retried: the next sweep reads the store afresh."""
+    from bot.recovery import sweep
+
+    report = sweep(get_worker(), enqueue=Enqueuer(app).process_ticket)
+    return report.as_dict()
 
 
 @app.task(name=SYNC_KNOWLEDGE, ignore_result=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -32,7 +32,7 @@ def load_json_fixture(name: str) -> dict:
 
 def signed_headers(body: bytes, secret: str = WEBHOOK_SECRET, invocation: str | None = None,
                    timestamp: str | None = None) -> dict[str, str]:
-    timestamp = timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    timestamp = timestamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(secret, timestamp, body),
@@ -81,6 +81,16 @@ def store(database_url: str):
     engine.dispose()
 
 
+@pytest.fixture
+def kb(database_url):
+    """The help-center article store on the test's database."""
+    from bot.kb.store import ArticleStore
+
+    engine = make_engine(database_url)
+    yield ArticleStore(engine)
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
@@ -112,3 +122,38 @@ def llm_server():
 
     with FakeOpenAI() as server:
         yield server
+
+
+def web_settings(database_url: str, broker_url: str, **extra: str):
+    """The web app's settings for a test: a Zendesk account, the test secret, a store, a broker."""
+    from bot.settings import Settings
+
+    return Settings.from_env({
+        "ZENDESK_SUBDOMAIN": "acme",
+        "ZENDESK_EMAIL": "bot@example.com",
+        "ZENDESK_API_TOKEN": "token",
+        "ZENDESK_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": broker_url,
+        **extra,
+    })
+
+
+@pytest.fixture
+def broker(request, redis_url):
+    """(url, client) of the Redis database the test module names in `BROKER_DB`, emptied
+    before and after each test."""
+    url = redis_url.rsplit("/", 1)[0] + f"/{request.module.BROKER_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url, client
+    client.flushdb()
+
+
+@pytest.fixture
+def client(database_url, broker):
+    """Flask's test client on the real store and broker."""
+    from bot import create_app
+
+    return create_app(web_settings(database_url, broker[0])).test_client()
+

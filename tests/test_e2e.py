@@ -1,47 +1,26 @@
-"""End to end: gunicorn and a Celery worker as real processes, real Redis and PostgreSQL, and
+"""End to end: the web process and a Celery worker as real processes, real Redis and PostgreSQL, and
 ZENDESK_URL pointing at a stateful fake Zendesk that validates every request against Zendesk's
 own OpenAPI file."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
 import requests
 
-from bot.db import make_engine, upgrade
+from bot.db import make_engine
 from bot.kb.sources.files import load_articles
 from bot.kb.store import ArticleStore
 from tests.conftest import WEBHOOK_SECRET, load_fixture, signed_headers
 from tests.fakes.zendesk_api import FakeZendesk
+from tests.processes import ROOT, PostgresSchema, Stack, wait_for
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[1]
 BROKER_DB = 13
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -56,69 +35,32 @@ def zendesk():
 @pytest.fixture(scope="module")
 def stack(zendesk, postgres_server, redis_url, tmp_path_factory):
     """Web and worker processes, started the way the Procfile starts them."""
-    schema = f"e2e_{os.getpid()}"
-    import psycopg
-
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    database_url = f"{postgres_server}?options=-csearch_path%3D{schema}"
-    upgrade(database_url)
-    # The help center the worker grounds its drafts in, as `python -m bot kb import` loads it.
-    ArticleStore(make_engine(database_url)).replace_all(
-        "help", load_articles(ROOT / "tests" / "fixtures" / "kb" / "help_center.jsonl", "help")
-    )
-    broker_url = redis_url.rsplit("/", 1)[0] + f"/{BROKER_DB}"
-    redis.Redis.from_url(broker_url).flushdb()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ZENDESK_SUBDOMAIN": "acme",
-        "ZENDESK_URL": zendesk.base_url,
-        "ZENDESK_EMAIL": "bot@example.com",
-        "ZENDESK_API_TOKEN": "token",
-        "ZENDESK_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": broker_url,
-        "LLM_PROVIDER": "offline",
-        "TASK_MAX_RETRIES": "2",
-        "TASK_RETRY_BASE": "0.2",
-        "PYTHONPATH": str(ROOT),
-    }
-    logs = tmp_path_factory.mktemp("e2e")
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "bot:create_app()"],
-            env=env, cwd=ROOT, stdout=open(logs / "web.log", "wb"), stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "threads",
-             "--concurrency", "4", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-            env=env, cwd=ROOT, stdout=open(logs / "worker.log", "wb"), stderr=subprocess.STDOUT,
-        ),
-    ]
-    base = f"http://127.0.0.1:{port}"
-
-    def ready():
+    with PostgresSchema(postgres_server) as schema:
+        # The help center the worker grounds its drafts in, as `python -m bot kb import` loads it.
+        ArticleStore(make_engine(schema.url())).replace_all(
+            "help", load_articles(ROOT / "tests" / "fixtures" / "kb" / "help_center.jsonl", "help")
+        )
+        broker_url = redis_url.rsplit("/", 1)[0] + f"/{BROKER_DB}"
+        redis.Redis.from_url(broker_url).flushdb()
+        processes = Stack({
+            "ZENDESK_SUBDOMAIN": "acme",
+            "ZENDESK_URL": zendesk.base_url,
+            "ZENDESK_EMAIL": "bot@example.com",
+            "ZENDESK_API_TOKEN": "token",
+            "ZENDESK_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": schema.url(),
+            "REDIS_URL": broker_url,
+            "LLM_PROVIDER": "offline",
+            "TASK_MAX_RETRIES": "2",
+            "TASK_RETRY_BASE": "0.2",
+        }, tmp_path_factory.mktemp("e2e"))
         try:
-            return requests.get(f"{base}/readyz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(ready, 60, "the web process to be ready")
-        wait_for(lambda: b"ready." in (logs / "worker.log").read_bytes(), 60, "the worker")
-        yield base
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=20)
-        for name in ("web.log", "worker.log"):  # shown by pytest when a test failed
-            print(f"--- {name} ---\n" + (logs / name).read_text(errors="replace")[-4000:])
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            processes.start_web()
+            processes.start_worker(pool="threads", concurrency=4)
+            yield processes.base
+        finally:
+            processes.stop()
+            processes.show_logs()
 
 
 def deliver(base: str, body: bytes, invocation: str) -> int:

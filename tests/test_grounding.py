@@ -9,20 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.domain import (
-    CustomerContext,
-    Decision,
-    DraftResult,
-    Sentiment,
-    SourceArticle,
-    Ticket,
-    Triage,
-    TriageResult,
-)
+from bot.decisions import Decision, DraftResult, Sentiment, SourceArticle, Triage, TriageResult
+from bot.domain import CustomerContext, Ticket
 from bot.llm.base import DraftRequest
 from bot.llm.offline import OfflineEngine
 from bot.notes import DRAFT_END, format_triage_note
-from bot.policy import parse_policy, load_policy
+from bot.policy import load_policy, parse_policy
 from bot.prompts import build_draft_request, load_prompts
 from bot.rules import apply_rules
 

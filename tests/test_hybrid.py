@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.db.models import RunStatus
 from bot.domain import CustomerContext, Ticket, TicketEvent
 from bot.llm import TriageRequest, make_llm
 from bot.llm.hybrid import HybridEngine
 from bot.pipeline import process_run
 from bot.runtime import build_worker
 from bot.settings import PROJECT_ROOT, Settings
+from bot.vocabulary import RunStatus
 from tests.fakes.openai_server import FakeOpenAI
 
 EASY = ("Refund for a double charge", "I was charged twice for my subscription this month, "
@@ -55,14 +55,14 @@ class RecordingLLM:
         self.calls = []
 
     def triage(self, request):
-        from bot.domain import Sentiment, Triage, TriageResult, Usage
+        from bot.decisions import Sentiment, Triage, TriageResult, Usage
 
         self.calls.append(("triage", request.ticket.id))
         triage = Triage("Technical", 3, False, 0.9, "r", Sentiment(), "en")
         return TriageResult(triage, self.model, Usage(100, 20), engine="openai")
 
     def draft(self, request):
-        from bot.domain import DraftResult, Usage
+        from bot.decisions import DraftResult, Usage
 
         self.calls.append(("draft", request.ticket.id))
         return DraftResult("text", self.model, Usage(200, 50), engine="openai")
@@ -242,3 +242,29 @@ def test_eval_measures_the_hybrid_before_it_is_switched_on(llm_server, tmp_path)
     no_key = CliRunner().invoke(main, ["eval", str(data), "--engine", "openai"],
                                 env={**env, "OPENAI_API_KEY": ""})
     assert no_key.exit_code == 1 and "needs OPENAI_API_KEY" in no_key.output
+
+
+def test_provenance_survives_a_retry_after_a_failed_write(fake, llm_server, database_url, tmp_path):
+    """The local model triaged, the LLM drafted; the first write fails. The retry reuses both,
+    and the note and the stored run still say who decided what, and what it cost."""
+    llm_server.enqueue_content("Hi Dana, we are sorry about the double charge.", usage=(1000, 100))
+    worker = hybrid_worker(database_url, llm_server, tmp_path)
+    run_id = worker.store.accept(TicketEvent("zendesk", "created", "1")).run_id
+    fake.fail_next("PUT", r"/api/v2/tickets/1", 503, headers={"Retry-After": "1"})
+    from bot.attempt import attempt
+
+    assert attempt(run_id, worker).status == "retrying"
+    assert attempt(run_id, worker).status == RunStatus.SUCCEEDED
+
+    assert len(llm_server.requests) == 1  # drafted once, not paid twice
+    note = fake.ticket(1)["comments"][-1]["body"]
+    local_model = worker.llm.local.model
+    assert f"triage by offline ({local_model}), draft by openai (gpt-test)" in note
+    run = worker.store.get(run_id)
+    assert (run.triage_engine, run.draft_engine, run.attempts) == ("offline", "openai", 2)
+    assert run.triage["engine"] == "offline" and run.triage["model"] == local_model
+    assert run.draft_result == {"text": "Hi Dana, we are sorry about the double charge.",
+                                "model": "gpt-test", "engine": "openai",
+                                "usage": {"prompt_tokens": 1000, "completion_tokens": 100,
+                                          "cached_tokens": 0}}
+    assert run.cost_usd == pytest.approx(0.0028)

@@ -9,12 +9,11 @@ fixture fails the test on any violation. Store tests run on SQLite and PostgreSQ
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from bot.db import make_engine
 from bot.errors import PermanentError, RetryableError
 from bot.kb.sources.intercom_help import FULL_LISTING_EVERY, IntercomHelpSource
 from bot.kb.sources.intercom_help_payload import article_versions, page_changes, section_names
@@ -45,13 +44,6 @@ def intercom():
         yield fake
     # Any request python-intercom sent that violates intercom-2.14.yaml fails the test.
     assert fake.spec_violations == []
-
-
-@pytest.fixture
-def kb(database_url):
-    engine = make_engine(database_url)
-    yield ArticleStore(engine)
-    engine.dispose()
 
 
 @pytest.fixture
@@ -94,7 +86,7 @@ def pages(fake: FakeIntercom, path: str, since: int) -> list[int]:
 
 
 def as_utc(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def cursor(kb: ArticleStore) -> dict:
@@ -115,7 +107,7 @@ def test_first_sync_lists_every_page_and_stores_published_locales(intercom, kb, 
     assert (en.source, en.title, en.body, en.section) == ("intercom", "Refunds", REFUND_TEXT, "Billing")
     assert en.url == intercom.articles["1"]["url"]
     # (SQLite hands DateTime(timezone=True) back naive: compare as UTC; awareness is checked below.)
-    assert as_utc(en.updated_at) == datetime.fromtimestamp(intercom.articles["1"]["updated_at"], tz=timezone.utc)
+    assert as_utc(en.updated_at) == datetime.fromtimestamp(intercom.articles["1"]["updated_at"], tz=UTC)
     # The translation is its own article: its title, URL, body and the collection's French name.
     assert (fr.title, fr.body, fr.section) == ("Remboursements", "Ouvrez Facturation.", "Facturation")
     assert fr.url == intercom.articles["1"]["translated_content"]["fr"]["url"] and "/fr/" in fr.url
@@ -427,9 +419,9 @@ def test_default_locale_repeated_in_translated_content_is_read_once_and_locales_
         "pt-BR": {"title": "Olá", "body": "<p>x</p>", "state": "published", "updated_at": 1_700_000_100},
         "zh-CN": {"title": "无"}}), {})
     assert [(a.locale, a.title) for a in published] == [("en", "T"), ("pt-br", "Olá")]
-    assert published[1].updated_at == datetime.fromtimestamp(1_700_000_100, tz=timezone.utc)
+    assert published[1].updated_at == datetime.fromtimestamp(1_700_000_100, tz=UTC)
     assert drafts == [("9", "zh-cn")]  # no state: not approved
-    assert all(a.updated_at.tzinfo is timezone.utc for a in published)
+    assert all(a.updated_at.tzinfo is UTC for a in published)
 
 
 def test_unknown_locale_is_kept_under_a_locale_filter_and_sections_fall_back_to_default_name():

@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from bot.db import make_engine
-from bot.db.models import RunStatus
+from bot.db.models import utcnow
 from bot.domain import TicketEvent
 from bot.errors import RetryableError
 from bot.helpdesk.zendesk import ZendeskHelpdesk
@@ -22,6 +22,7 @@ from bot.pipeline import Worker, process_run
 from bot.policy import load_policy
 from bot.prompts import load_prompts
 from bot.settings import Settings
+from bot.vocabulary import RunStatus
 from tests.fakes.zendesk_api import FakeZendesk
 
 HELP_CENTER = Path(__file__).resolve().parent / "fixtures" / "kb" / "help_center.jsonl"
@@ -161,7 +162,7 @@ def test_a_retry_drafts_from_the_same_sources_even_if_the_help_center_changed(fa
     fake.fail_next("PUT", r"/api/v2/tickets/7001", 503, headers={"Retry-After": "5"})
     with pytest.raises(RetryableError):
         process_run(run_id, worker)
-    worker.store.release_for_retry(run_id, "503")
+    assert worker.store.schedule_retry(run_id, 1, "503", utcnow())
     articles.replace_all("help", [])  # the article is unpublished between the attempts
 
     assert process_run(run_id, worker) == RunStatus.SUCCEEDED

@@ -3,23 +3,15 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from bot.db import make_engine
+
 from bot.kb.model import Article, SyncBatch
-from bot.kb.store import ArticleStore
 
 
 def art(article_id, body="body", locale="en-us", title=None, source="zendesk", **extra) -> Article:
     return Article(source, article_id, locale, title or f"Title {article_id}", body, **extra)
-
-
-@pytest.fixture
-def kb(database_url):
-    engine = make_engine(database_url)
-    yield ArticleStore(engine)
-    engine.dispose()
 
 
 def counts(report):
@@ -42,7 +34,7 @@ def test_empty_store(kb):
 
 
 def test_apply_adds_articles_round_trips_fields_and_saves_cursor(kb):
-    updated = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    updated = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     a = art("1", "Grüße — 日本語", url="https://help/1", section="Setup", updated_at=updated)
     report = kb.apply("zendesk", SyncBatch(upserts=(a, art("2")), cursor="page-2"))
     assert counts(report) == (2, 0, 0, 0) and report.cursor == "page-2" and report.source == "zendesk"
@@ -51,7 +43,8 @@ def test_apply_adds_articles_round_trips_fields_and_saves_cursor(kb):
     stored = kb.articles()
     assert [s.article_id for s in stored] == ["1", "2"]
     first = stored[0]
-    assert (first.title, first.body, first.url, first.section) == ("Title 1", "Grüße — 日本語", "https://help/1", "Setup")
+    assert (first.title, first.body, first.url, first.section) == (
+        "Title 1", "Grüße — 日本語", "https://help/1", "Setup")
     assert first.updated_at == updated  # time-zone aware on SQLite too
 
 
@@ -66,12 +59,14 @@ def test_resending_identical_articles_is_unchanged_and_keeps_the_revision(kb):
 
 def test_a_new_source_timestamp_alone_is_not_a_change(kb):
     kb.apply("zendesk", SyncBatch(upserts=(art("1"),)))
-    later = datetime(2027, 1, 1, tzinfo=timezone.utc)
+    later = datetime(2027, 1, 1, tzinfo=UTC)
     report = kb.apply("zendesk", SyncBatch(upserts=(art("1", updated_at=later),)))
     assert counts(report) == (0, 0, 1, 0) and revision(kb) == 1
 
 
-@pytest.mark.parametrize("change", [{"body": "new body"}, {"title": "New title"}, {"url": "https://x"}, {"section": "S2"}])
+@pytest.mark.parametrize(
+    "change", [{"body": "new body"}, {"title": "New title"}, {"url": "https://x"}, {"section": "S2"}]
+)
 def test_any_content_change_is_an_update_and_bumps_the_revision(kb, change):
     kb.apply("zendesk", SyncBatch(upserts=(art("1"), art("2"))))
     report = kb.apply("zendesk", SyncBatch(upserts=(art("1", **change), art("2"))))
@@ -159,7 +154,9 @@ def test_batch_without_cursor_keeps_the_saved_one(kb):
 def test_replace_all_makes_the_given_articles_the_whole_content(kb):
     kb.replace_all("arduino", [art("a", source="arduino", locale=""), art("b", source="arduino", locale="")])
     kb.apply("zendesk", SyncBatch(upserts=(art("z"),)))
-    report = kb.replace_all("arduino", [art("b", "changed", source="arduino", locale=""), art("c", source="arduino", locale="")])
+    report = kb.replace_all(
+        "arduino", [art("b", "changed", source="arduino", locale=""), art("c", source="arduino", locale="")]
+    )
     assert counts(report) == (1, 1, 0, 1)
     assert keys(kb) == [("arduino", "b", ""), ("arduino", "c", ""), ("zendesk", "z", "en-us")]
     assert revision(kb, "arduino") == 2
@@ -183,7 +180,7 @@ def test_revision_lists_every_source_in_order(kb):
 
 
 def test_stats_record_error_and_reset_cursor(kb):
-    now = datetime(2026, 5, 4, 3, 2, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
     kb.apply("zendesk", SyncBatch(upserts=(art("1"), art("2")), cursor="c9"), now=now)
     kb.record_error("zendesk", "429 Too Many Requests " + "x" * 3000)
     kb.record_error("intercom", "401 Unauthorized")

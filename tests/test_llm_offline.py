@@ -13,15 +13,25 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import CustomerContext, Ticket, Usage
+from bot.decisions import Usage
+from bot.domain import CustomerContext, Ticket
 from bot.llm import OfflineEngine, TriageRequest
 from bot.llm.offline import read_config
 from bot.triage.data import LabelledTicket
 from bot.triage.model import train
-from tests.triage_support import TICKETS, TINY_OPTIONS, save_tiny_model, tiny_model
-
-from tests.triage_support import CONFIG, MESSAGES, quoted, triage
-from tests.triage_support import engine, tiny, tiny_dir  # noqa: F401  (fixtures)
+from tests.triage_support import (  # noqa: F401  (fixtures)
+    CONFIG,
+    MESSAGES,
+    TICKETS,
+    TINY_OPTIONS,
+    engine,
+    quoted,
+    save_tiny_model,
+    tiny,
+    tiny_dir,
+    tiny_model,
+    triage,
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.domain import CATEGORIES, Usage
+from bot.decisions import Usage
+from bot.domain import CATEGORIES
 from bot.errors import SettingsError
 from bot.llm import OfflineEngine, make_llm
 from bot.llm.offline import read_config
 from bot.settings import DEFAULT_MODEL_DIR
-
-from tests.triage_support import CONFIG, triage
-from tests.triage_support import engine, tiny, tiny_dir  # noqa: F401  (fixtures)
-
+from tests.triage_support import CONFIG, engine, tiny, tiny_dir, triage  # noqa: F401  (fixtures)
 
 # -- configuration ------------------------------------------------------------------------------
 

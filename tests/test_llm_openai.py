@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from bot.domain import CustomerContext, Decision, Sentiment, Ticket, Triage, Usage
+from bot.decisions import Decision, Sentiment, Triage, Usage
+from bot.domain import CustomerContext, Ticket
 from bot.errors import PermanentError, RetryableError, SettingsError
 from bot.llm import DraftRequest, TriageRequest, make_llm
 from bot.llm.openai_provider import OpenAIProvider

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from bot.domain import CATEGORIES, Sentiment, Triage
+from bot.decisions import Sentiment, Triage
+from bot.domain import CATEGORIES
 from bot.llm.schema import (
     TRIAGE_JSON_SCHEMA,
     InvalidModelOutput,

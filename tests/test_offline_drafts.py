@@ -3,11 +3,10 @@ the model plays no part."""
 
 import pytest
 
-from bot.domain import CustomerContext, Decision, Sentiment, Ticket, Triage, Usage
+from bot.decisions import Decision, Sentiment, Triage, Usage
+from bot.domain import CustomerContext, Ticket
 from bot.llm import DraftRequest
-from tests.triage_support import MESSAGES
-from tests.triage_support import engine, tiny, tiny_dir  # noqa: F401  (fixtures)
-
+from tests.triage_support import MESSAGES, engine, tiny, tiny_dir  # noqa: F401  (fixtures)
 
 
 def draft(engine, category="Billing", subject="Charged twice", max_words=None, **ctx):

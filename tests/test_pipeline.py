@@ -4,21 +4,23 @@ real store on both databases."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import responses
 
-from bot.db.models import RunStatus
+from bot.db.models import utcnow
 from bot.domain import TicketEvent
 from bot.errors import RetryableError
 from bot.helpdesk.zendesk import ZendeskHelpdesk
 from bot.llm import make_llm
 from bot.notes import DRAFT_END, DRAFT_START
-from bot.pipeline import FAILED_TAG, Worker, give_up, process_run
+from bot.pipeline import Worker, process_run
 from bot.policy import load_policy
 from bot.prompts import load_prompts
+from bot.recovery import post_failure_note
 from bot.settings import Settings
+from bot.vocabulary import BotTag, RunStatus
 from tests.fakes.zendesk_api import FakeZendesk
 
 ENV = {
@@ -142,7 +144,7 @@ def test_a_retry_after_a_failed_write_reuses_the_model_output(fake, worker):
     with pytest.raises(RetryableError):
         process_run(run_id, worker)
     calls_after_first_attempt = worker.llm.calls
-    worker.store.release_for_retry(run_id, "503")
+    assert worker.store.schedule_retry(run_id, 1, "503", utcnow())
 
     assert process_run(run_id, worker) == RunStatus.SUCCEEDED
     assert worker.llm.calls == calls_after_first_attempt  # no second bill for the same ticket
@@ -155,7 +157,7 @@ def test_repeat_contacts_are_counted_from_history(fake, worker):
         fake.add_ticket(6000 + i, subject="Billing again", description="charge", requester_id=501,
                         tags=["ai_category_billing"], status="solved",
                         created_at=f"2026-11-{20 - days_ago:02d}T10:00:00Z")
-    worker.clock = lambda: datetime(2026, 11, 20, tzinfo=timezone.utc)
+    worker.clock = lambda: datetime(2026, 11, 20, tzinfo=UTC)
     run_id = accept(worker.store)
     process_run(run_id, worker)
     run = worker.store.get(run_id)
@@ -179,28 +181,47 @@ def test_prompt_injection_in_the_ticket_cannot_change_routing(fake, worker):
     assert body["group_id"] != 999 and body["group_id"] in (110, 115)
 
 
-def test_give_up_posts_a_visible_failure_note_and_stores_the_error(fake, worker):
+def test_a_failed_run_gets_a_visible_failure_note_and_stores_the_error(fake, worker):
     run_id = accept(worker.store)
     worker.store.claim(run_id, lease_seconds=60)
-    give_up(run_id, worker, "Zendesk answered 503 (gave up after 6 attempts)")
+    assert worker.store.fail(run_id, "Zendesk answered 503 (gave up after 6 attempts)", token=1)
+    assert post_failure_note(run_id, worker)
     run = worker.store.get(run_id)
     assert run.status == RunStatus.FAILED and "gave up after 6 attempts" in run.error
+    assert run.failure_noted_at is not None
     ticket = fake.ticket(5158)
-    assert FAILED_TAG in ticket["tags"] and {"mobile", "login"} <= set(ticket["tags"])
+    assert BotTag.FAILED in ticket["tags"] and {"mobile", "login"} <= set(ticket["tags"])
     note = ticket["comments"][-1]
     assert note["public"] is False and "gave up after 6 attempts" in note["body"]
+    assert post_failure_note(run_id, worker)  # posted once: asking again writes nothing
+    assert len(fake.puts(5158)) == 1
 
 
-def test_give_up_still_stores_the_failure_when_zendesk_is_down(fake, worker):
+def test_a_failure_note_zendesk_refuses_stays_owed(fake, worker):
     run_id = accept(worker.store)
+    worker.store.claim(run_id, lease_seconds=60)
+    worker.store.fail(run_id, "Zendesk answered 503", token=1)
     fake.fail_next(None, r"/api/v2/tickets/5158", 503, times=None)
-    give_up(run_id, worker, "Zendesk answered 503")
-    assert worker.store.get(run_id).status == RunStatus.FAILED
-    assert fake.puts(5158) == [] or all(p.status == 503 for p in fake.puts(5158))
+    assert not post_failure_note(run_id, worker)
+    run = worker.store.get(run_id)
+    assert run.status == RunStatus.FAILED and run.failure_noted_at is None  # the sweep retries
+    assert all(p.status == 503 for p in fake.puts(5158))
+
+
+def test_no_failure_note_on_a_ticket_that_already_has_the_bots_note(fake, worker):
+    """An attempt wrote the note, then died before recording it; the run was later failed."""
+    fake.agent_edit(5158, tags_add=["ai_triaged"], comment="the bot's note", public=False)
+    run_id = accept(worker.store)
+    worker.store.claim(run_id, lease_seconds=60)
+    worker.store.fail(run_id, "stuck after 5 recoveries", token=1)
+    assert post_failure_note(run_id, worker)
+    assert fake.puts(5158) == []
+    assert BotTag.FAILED not in fake.ticket(5158)["tags"]
+    assert "the ticket has the bot's note" in worker.store.get(run_id).error
 
 
 def test_an_invalid_model_answer_sends_the_ticket_to_a_human(fake, worker):
-    from bot.domain import TriageResult
+    from bot.decisions import TriageResult
     from bot.llm.schema import fallback_triage
 
     class BrokenLLM(CountingLLM):
@@ -228,3 +249,39 @@ def test_a_409_from_another_run_making_the_same_update_is_not_written_twice(fake
     private = [c for c in fake.ticket(5158)["comments"] if not c["public"]]
     assert [c["body"] for c in private] == ["other run's note"]
     assert "another run" in worker.store.get(run_id).error
+
+
+@pytest.mark.parametrize("status", [404, 403])
+def test_a_requester_whose_history_cannot_be_read_still_gets_a_note_saying_so(fake, worker, status):
+    """Requester deleted or merged (404), or not readable with our token (403): history is
+    optional context, not a reason to fail the ticket."""
+    fake.fail_next("GET", r"/api/v2/users/501/tickets/requested", status)
+    run_id = accept(worker.store)
+    assert process_run(run_id, worker) == RunStatus.SUCCEEDED
+    note = fake.ticket(5158)["comments"][-1]["body"]
+    assert "earlier tickets could not be read" in note and f"({status})" in note
+    assert "repeat contacts were not counted" in note
+    run = worker.store.get(run_id)
+    assert str(status) in run.customer["history_unavailable"]
+
+
+def test_a_huge_ticket_is_read_up_to_the_bound_and_the_note_says_so(fake, worker):
+    from bot.domain import MAX_TICKET_CHARS
+
+    body = "My invoice is wrong. " + "log line 0x1f " * 400_000  # about 5.6 MB
+    fake.add_user(778, name="Huge")
+    fake.add_ticket(7002, subject="Invoice", description=body, requester_id=778)
+    seen = []
+    inner = worker.llm.inner
+
+    class Spy(CountingLLM):
+        def triage(self, request):
+            seen.append(len(request.ticket.description))
+            return inner.triage(request)
+
+    worker.llm = Spy(inner)
+    run_id = accept(worker.store, "7002")
+    assert process_run(run_id, worker) == RunStatus.SUCCEEDED
+    assert seen == [MAX_TICKET_CHARS]
+    note = fake.ticket(7002)["comments"][-1]["body"]
+    assert f"Only the first {MAX_TICKET_CHARS:,} characters of the ticket's {len(body):,}" in note

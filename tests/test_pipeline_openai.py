@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.db.models import RunStatus
 from bot.domain import TicketEvent
 from bot.pipeline import process_run
 from bot.runtime import build_worker
 from bot.settings import Settings
+from bot.vocabulary import RunStatus
 from tests.fakes.openai_server import FakeOpenAI
 
 TRIAGE = {

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot.domain import CATEGORIES, CustomerContext, Decision, PastTicket, Sentiment, Ticket, Triage
+from bot.decisions import Decision, Sentiment, Triage
+from bot.domain import CATEGORIES, CustomerContext, PastTicket, Ticket
 from bot.errors import SettingsError
 from bot.policy import load_policy
 from bot.prompts import build_draft_request, build_triage_request, load_prompts, prompt_version
@@ -35,7 +36,7 @@ def ticket(subject: str = "Charged twice", description: str = "My card was charg
 
 def past(id: str, subject: str, day: int) -> PastTicket:
     return PastTicket(id=id, subject=subject, status="solved",
-                      created_at=datetime(2025, 2, day, tzinfo=timezone.utc))
+                      created_at=datetime(2025, 2, day, tzinfo=UTC))
 
 
 def context(**kwargs) -> CustomerContext:

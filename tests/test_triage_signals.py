@@ -4,10 +4,8 @@ head, the bundled model."""
 
 import pytest
 
-from bot.domain import Sentiment
-from tests.triage_support import CONFIG, triage
-from tests.triage_support import engine, tiny, tiny_dir  # noqa: F401  (fixtures)
-
+from bot.decisions import Sentiment
+from tests.triage_support import CONFIG, engine, tiny, tiny_dir, triage  # noqa: F401  (fixtures)
 
 # -- frustration and sentiment ------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from scipy.special import softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from bot.domain import Usage
+from bot.decisions import Usage
 from bot.errors import SettingsError
 from bot.llm.pricing import PriceTable
 from bot.triage.data import Columns, DataError, parse_mapping, read_tickets
@@ -37,7 +37,7 @@ def test_report_agrees_with_scikit_learn():
                                               "f1": pytest.approx(f[i], abs=1e-4),
                                               "support": support[i]}
     matrix = np.array(report["confusion"]["matrix"])
-    assert matrix.sum() == 200 and np.trace(matrix) == sum(t == q for t, q in zip(truth, predicted))
+    assert matrix.sum() == 200 and np.trace(matrix) == sum(t == q for t, q in zip(truth, predicted, strict=True))
 
 
 def test_share_and_accuracy_above_the_threshold():

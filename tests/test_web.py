@@ -6,45 +6,15 @@ import base64
 import json
 
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from bot import create_app
 from bot.db.models import Run
 from bot.queue import PROCESS_TICKET, QUEUE
-from bot.settings import Settings
-from tests.conftest import WEBHOOK_SECRET, load_fixture, signed_headers
+from tests.conftest import load_fixture, signed_headers, web_settings
 
 BROKER_DB = 14  # a Redis database of its own, emptied before each test
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-def settings_for(database_url: str, redis_url: str, **extra) -> Settings:
-    env = {
-        "ZENDESK_SUBDOMAIN": "acme",
-        "ZENDESK_EMAIL": "bot@example.com",
-        "ZENDESK_API_TOKEN": "token",
-        "ZENDESK_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        **extra,
-    }
-    return Settings.from_env(env)
-
-
-@pytest.fixture
-def broker(redis_url):
-    url = redis_url.rsplit("/", 1)[0] + f"/{BROKER_DB}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url, client
-    client.flushdb()
-
-
-@pytest.fixture
-def client(database_url, broker):
-    app = create_app(settings_for(database_url, broker[0]))
-    return app.test_client()
 
 
 def queued_messages(redis_client) -> list[dict]:
@@ -128,7 +98,7 @@ def test_non_ticket_event_is_acknowledged_and_ignored(client, broker):
 
 
 def test_event_caused_by_the_bot_user_is_ignored(database_url, broker):
-    app = create_app(settings_for(database_url, broker[0], ZENDESK_BOT_USER_ID="8447388090494"))
+    app = create_app(web_settings(database_url, broker[0], ZENDESK_BOT_USER_ID="8447388090494"))
     body = load_fixture("zendesk/dust__event_ticket_created.json")  # actor_id 8447388090494
     response = post(app.test_client(), body, signed_headers(body))
     assert response.status_code == 200 and "bot" in response.get_json()["reason"]
@@ -136,7 +106,7 @@ def test_event_caused_by_the_bot_user_is_ignored(database_url, broker):
 
 
 def test_broker_down_is_503_with_retry_after_and_the_retry_is_accepted(database_url, broker):
-    down = create_app(settings_for(database_url, DEAD_BROKER)).test_client()
+    down = create_app(web_settings(database_url, DEAD_BROKER)).test_client()
     body = load_fixture("zendesk/dust__event_ticket_created.json")
     headers = signed_headers(body, invocation="inv-1")
     response = post(down, body, headers)
@@ -145,18 +115,18 @@ def test_broker_down_is_503_with_retry_after_and_the_retry_is_accepted(database_
     assert 0 < int(response.headers["Retry-After"]) < 60
     assert runs_in(down) == 0  # nothing half-recorded that would swallow the retry
 
-    up = create_app(settings_for(database_url, broker[0])).test_client()
+    up = create_app(web_settings(database_url, broker[0])).test_client()
     assert post(up, body, headers).status_code == 202
     assert len(queued_messages(broker[1])) == 1
 
 
 def test_health_and_readiness(database_url, broker):
-    up = create_app(settings_for(database_url, broker[0])).test_client()
+    up = create_app(web_settings(database_url, broker[0])).test_client()
     assert up.get("/healthz").status_code == 200
     ready = up.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}
 
-    down = create_app(settings_for(database_url, DEAD_BROKER)).test_client()
+    down = create_app(web_settings(database_url, DEAD_BROKER)).test_client()
     assert down.get("/healthz").status_code == 200  # alive, just not ready
     not_ready = down.get("/readyz")
     assert not_ready.status_code == 503
@@ -168,7 +138,7 @@ def test_start_up_refuses_without_a_webhook_secret(database_url):
     from bot.errors import SettingsError
 
     with pytest.raises(SettingsError, match="ZENDESK_WEBHOOK_SECRET"):
-        create_app(settings_for(database_url, "", ZENDESK_WEBHOOK_SECRET=""))
+        create_app(web_settings(database_url, "", ZENDESK_WEBHOOK_SECRET=""))
 
 
 def test_an_oversized_body_is_refused_before_anything_else(client, broker):
@@ -176,3 +146,33 @@ def test_an_oversized_body_is_refused_before_anything_else(client, broker):
     response = post(client, body, signed_headers(body))
     assert response.status_code == 413
     assert queued_messages(broker[1]) == [] and runs_in(client) == 0
+
+
+def _chunked(client, body: bytes, headers: dict, terminated: bool = True):
+    """As a WSGI server hands Flask a chunked body: no Content-Length, and (when the server
+    knows where the body ends) `wsgi.input_terminated`."""
+    import io
+
+    environ = {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked",
+               "wsgi.input_terminated": terminated}  # the test client would set a length
+    return client.post("/webhooks/zendesk", input_stream=io.BytesIO(body), headers=headers,
+                       environ_overrides=environ)
+
+
+def test_a_chunked_body_over_the_cap_is_413_not_a_truncated_401(client, broker):
+    from bot import MAX_BODY_BYTES
+
+    body = b'{"ticket_id": "1", "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    response = _chunked(client, body, signed_headers(body))
+    assert response.status_code == 413
+    assert queued_messages(broker[1]) == [] and runs_in(client) == 0
+
+
+def test_a_chunked_body_under_the_cap_is_read_whole(client, broker):
+    body = json.dumps({"ticket_id": "5158", "event": "created", "pad": "x" * 100_000}).encode()
+    assert _chunked(client, body, signed_headers(body)).status_code == 202
+
+
+def test_a_body_with_no_length_and_no_end_is_411(client, broker):
+    body = b'{"ticket_id": "5158"}'
+    assert _chunked(client, body, signed_headers(body), terminated=False).status_code == 411

@@ -7,29 +7,56 @@ process or thread tries.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from bot.vocabulary import RunStatus
+
+# Lengths of the id columns a webhook fills; the webhook parser refuses a longer id (400)
+# rather than let the insert fail. Migrations keep their own literal copies.
+TICKET_ID_LENGTH = 64
+EVENT_ID_LENGTH = 128
+DELIVERY_ID_LENGTH = 128
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in UTC, aware on the way in and out, on every database. SQLite keeps no time
+    zone: without this, what it gives back is naive and cannot be compared with `utcnow()`."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
     pass
-
-
-class RunStatus:
-    QUEUED = "queued"
-    RUNNING = "running"
-    RETRYING = "retrying"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-    TERMINAL = (SUCCEEDED, FAILED, SKIPPED)
 
 
 class Run(Base):
@@ -38,20 +65,27 @@ class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
         UniqueConstraint("helpdesk", "ticket_id", "event_kind", name="uq_runs_ticket_event"),
+        Index("ix_runs_status_due_at", "status", "due_at"),  # the sweep's query
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     helpdesk: Mapped[str] = mapped_column(String(32))
-    ticket_id: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str] = mapped_column(String(TICKET_ID_LENGTH))
     event_kind: Mapped[str] = mapped_column(String(64))
-    event_id: Mapped[str | None] = mapped_column(String(128))
+    event_id: Mapped[str | None] = mapped_column(String(EVENT_ID_LENGTH))
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far; the lease token
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # When a worker should have picked the run up: its last enqueue, or its retry's due time.
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    recoveries: Mapped[int] = mapped_column(Integer, default=0)  # re-enqueues by the sweep
+    # A failed run's note reached the helpdesk (or was not needed); None: the sweep tries again.
+    failure_noted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     triage: Mapped[dict | None] = mapped_column(JSON)
     rules: Mapped[dict | None] = mapped_column(JSON)  # reasons, group, tags, policy version
     customer: Mapped[dict | None] = mapped_column(JSON)  # the customer context used
     draft: Mapped[str | None] = mapped_column(Text)
+    draft_result: Mapped[dict | None] = mapped_column(JSON)  # the draft with who wrote it, tokens
     prompt_version: Mapped[str | None] = mapped_column(String(64))
     engine: Mapped[str | None] = mapped_column(String(32))  # LLM_PROVIDER: offline/openai/hybrid
     triage_engine: Mapped[str | None] = mapped_column(String(32), index=True)  # who decided
@@ -65,11 +99,11 @@ class Run(Base):
     sources: Mapped[list | None] = mapped_column(JSON)  # help-center articles given to the draft
     actions: Mapped[dict | None] = mapped_column(JSON)  # the update sent to the helpdesk
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Delivery(Base):
@@ -82,9 +116,9 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     helpdesk: Mapped[str] = mapped_column(String(32))
-    delivery_id: Mapped[str] = mapped_column(String(128))
+    delivery_id: Mapped[str] = mapped_column(String(DELIVERY_ID_LENGTH))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class KbArticle(Base):
@@ -104,8 +138,8 @@ class KbArticle(Base):
     url: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))  # tells a real change from a re-send
-    source_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    synced_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class KbSource(Base):
@@ -117,5 +151,5 @@ class KbSource(Base):
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=0)
-    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)

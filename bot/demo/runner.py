@@ -1,6 +1,6 @@
 """`python -m bot demo`: the real web and worker processes, on the embedded defaults.
 
-Starts gunicorn and a Celery worker (SQLite store, Celery's SQLAlchemy transport on a SQLite
+Starts the web process (waitress) and a Celery worker (SQLite store, Celery's SQLAlchemy transport on a SQLite
 file, the offline engine, and the sample helpdesk instead of Zendesk), loads the bundled help
 center (the Arduino Help Center, CC BY-SA 4.0) as the knowledge base, sends every sample ticket
 as a signed Zendesk webhook over HTTP (plus duplicate deliveries, which must be absorbed), waits
@@ -18,18 +18,18 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import requests
 
 from bot.db import make_engine, upgrade
-from bot.db.models import RunStatus
 from bot.kb.sources.files import load_articles
 from bot.kb.store import ArticleStore
 from bot.settings import INSTANCE_DIR, PROJECT_ROOT
 from bot.store import Store
+from bot.vocabulary import RunStatus
 from bot.webhooks.zendesk import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "sample_helpdesk.json"
@@ -65,11 +65,11 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
     tickets = tickets[:limit] if limit else tickets
     base = f"http://127.0.0.1:{port}"
 
-    click.echo(f"Starting web (gunicorn, {base}) and worker (celery) on the embedded defaults;")
+    click.echo(f"Starting web (waitress, {base}) and worker (celery) on the embedded defaults;")
     click.echo(f"logs in {workdir}")
     processes = [
-        _start([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                "bot:create_app()"], env, workdir / "web.log"),
+        _start([sys.executable, "-m", "bot", "serve"],
+               {**env, "WEB_HOST": "127.0.0.1", "PORT": str(port)}, workdir / "web.log"),
         _start([sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "solo",
                 "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
                env, workdir / "worker.log"),
@@ -113,7 +113,7 @@ def _send_all(base: str, secret: str, tickets: list[dict]) -> dict[str, int]:
 
 
 def _event_body(ticket: dict) -> bytes:
-    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return json.dumps(
         {
             "type": "zen:event-type:ticket.created",
@@ -134,7 +134,7 @@ def _event_body(ticket: dict) -> bytes:
 
 
 def _post(base: str, secret: str, body: bytes, invocation: str) -> int:
-    timestamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(secret, timestamp, body),
@@ -148,7 +148,7 @@ def _wait_done(store: Store, timeout: float):
     deadline = time.monotonic() + timeout
     while True:
         runs = store.runs()
-        if runs and all(r.status in RunStatus.TERMINAL for r in runs):
+        if runs and all(r.status in RunStatus.terminal() for r in runs):
             return runs
         if time.monotonic() > deadline:
             click.echo("timed out waiting for the worker; see worker.log", err=True)
@@ -177,7 +177,7 @@ def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     click.echo("")
     for i, row in enumerate(rows):
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             click.echo("  ".join("-" * width for width in widths))
     click.echo("")
@@ -210,8 +210,8 @@ def _cut(text: str, width: int) -> str:
 
 
 def _start(command: list[str], env: dict, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")
-    return subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _wait_ready(base: str, processes, deadline: float) -> None:

@@ -1,7 +1,7 @@
 """The Zendesk adapter: the only module that imports zenpy (or talks to Zendesk at all).
 
 Per ticket: one read for the ticket and its people (sideloads), one for the requester's history,
-one write. Facts this relies on are in `shared/notes/vendor-apis.md`; the quirks, in short:
+one write. The vendor's behaviour this relies on, with its public source:
 
 - zenpy drops sideloaded users and organizations when its cache is disabled, and reading
   `ticket.requester` then costs one request per object. The cache must stay off (its user and
@@ -9,13 +9,20 @@ one write. Facts this relies on are in `shared/notes/vendor-apis.md`; the quirks
   through zenpy's own authenticated session and are parsed here. Writes use zenpy's objects.
 - On 429 zenpy sleeps `Retry-After` seconds in the calling thread, forever; zenpy 2.0.57 on PyPI
   has no `raise_on_ratelimit`. A response hook on the session raises before zenpy sees the 429,
-  so the Celery task reschedules instead of a worker sleeping.
+  so the attempt is rescheduled (`bot.attempt`) instead of a worker sleeping.
 - zenpy's default transport retries 503s by itself; here the session has no transport retries,
-  so the Celery task is the one layer that retries.
+  so `bot.attempt` is the one layer that retries.
 - zenpy always builds `https://{subdomain}.zendesk.com`; the only redirect it offers is the
   `ZENPY_FORCE_NETLOC` / `ZENPY_FORCE_SCHEME` environment variables (read on every call).
 - The ticket export (for training, not per ticket) also reads through that session, not zenpy's
   `tickets.incremental` generators (cursor-pagination regressions, zenpy #559/#619/#657).
+
+The zenpy behaviour is in its source, https://github.com/facetoe/zenpy/blob/master/zenpy/lib/api.py
+(`BaseApi._call_api` sleeps on 429; URLs are built from `ZENPY_FORCE_NETLOC`/`_SCHEME`) and
+https://github.com/facetoe/zenpy/blob/master/zenpy/__init__.py (`disable_cache`). Zendesk's side:
+https://developer.zendesk.com/api-reference/introduction/rate-limits/ (429 with Retry-After) and
+https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket (tags replace
+the list; `safe_update` answers 409 on a concurrent change).
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timezone
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -114,23 +121,31 @@ class ZendeskHelpdesk:
         )
         org_id = ticket.organization_id or (requester.organization_id if requester else None)
         organization = shapes.organization_from_json(orgs[org_id]) if org_id in orgs else None
-        history = ()
+        history: tuple = ()
+        unavailable = None
         if ticket.requester_id:
             # Newest first, one page: the window is a month, not the customer's whole life.
             # (This endpoint is missing from Zendesk's published OAS; zenpy has it as
             # `users.requested` but cannot pass sort parameters.)
-            past = self._get(
-                f"/api/v2/users/{ticket.requester_id}/tickets/requested.json",
-                sort_by="created_at",
-                sort_order="desc",
-                per_page=str(history_limit + 1),  # the current ticket is on it too
-            )
+            try:
+                past = self._get(
+                    f"/api/v2/users/{ticket.requester_id}/tickets/requested.json",
+                    sort_by="created_at",
+                    sort_order="desc",
+                    per_page=str(history_limit + 1),  # the current ticket is on it too
+                )
+            except PermanentError as exc:
+                # A requester deleted or merged since (404), or one our token may not read
+                # (403): the history is context, not the ticket. Go on without it, and say so.
+                log.warning("ticket %s: no history for requester %s: %s", ticket.id,
+                            ticket.requester_id, exc)
+                past, unavailable = {}, str(exc)
             history = tuple(
                 shapes.past_ticket_from_json(t)
                 for t in past.get("tickets") or ()
                 if str(t.get("id")) != ticket.id
             )[:history_limit]
-        return TicketSnapshot(ticket, requester, organization, history)
+        return TicketSnapshot(ticket, requester, organization, history, unavailable)
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         return shapes.ticket_from_json(self._get(f"/api/v2/tickets/{ticket_id}.json")["ticket"])
@@ -193,7 +208,7 @@ class ZendeskHelpdesk:
     # -- the write ----------------------------------------------------------------------
 
     def publish(self, ticket: Ticket, update: TicketUpdate) -> PublishResult:
-        original, current, keep = ticket, ticket, frozenset()
+        original, current, keep = ticket, ticket, frozenset[str]()
         for conflicts in range(MAX_CONFLICT_RETRIES + 1):
             if conflicts:
                 log.info("ticket %s changed meanwhile (409): re-reading", ticket.id)
@@ -245,7 +260,7 @@ class _Conflict(Exception):
 
 def _epoch_seconds(moment: datetime) -> int:
     """A naive datetime is taken as UTC (as `zendesk_payload.parse_time` does)."""
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
 def _raise_for_status(status: int, what: str, body: str) -> None:

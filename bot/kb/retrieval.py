@@ -10,9 +10,10 @@ import logging
 import re
 import threading
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
-from bot.domain import SourceArticle, Ticket
+from bot.decisions import SourceArticle
+from bot.domain import Ticket
 from bot.kb.index import Hit, Index, IndexParams
 from bot.kb.model import Article
 from bot.kb.store import ArticleStore

@@ -6,18 +6,12 @@ chat messages for a real model, plus the structured fields an offline engine nee
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
-from bot.domain import (
-    CustomerContext,
-    Decision,
-    DraftResult,
-    SourceArticle,
-    Ticket,
-    Triage,
-    TriageResult,
-)
+from bot.decisions import Decision, DraftResult, SourceArticle, Triage, TriageResult
+from bot.domain import CustomerContext, Ticket
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.domain import DraftResult, TriageResult
+from bot.decisions import DraftResult, TriageResult
 from bot.llm.base import LLM, DraftRequest, TriageRequest
 from bot.llm.offline import OfflineEngine
 

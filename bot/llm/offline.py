@@ -18,13 +18,12 @@ from pathlib import Path
 
 import yaml
 
-from bot.domain import DraftResult, Sentiment, Triage, TriageResult, Usage
+from bot.decisions import DraftResult, Sentiment, Triage, TriageResult, Usage
 from bot.errors import SettingsError
 from bot.llm.base import DraftRequest, TriageRequest
 from bot.llm.offline_drafts import TemplateDrafter
 from bot.triage.model import TriageModel
 from bot.triage.signals import LanguageDetector, Lexicon, MoodReader, normalise
-
 
 _WORD = re.compile(r"[^\W_]")  # a letter or a digit, in any script
 

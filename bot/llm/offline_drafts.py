@@ -6,7 +6,8 @@ tickets the local model decided in hybrid mode. All wording lives in config/offl
 
 from __future__ import annotations
 
-from bot.domain import CATEGORIES, DraftResult, Usage
+from bot.decisions import DraftResult, Usage
+from bot.domain import CATEGORIES
 from bot.errors import SettingsError
 from bot.kb.chunks import looks_like_heading
 from bot.llm.base import DraftRequest

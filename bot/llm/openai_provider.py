@@ -6,12 +6,12 @@ The only module that imports `openai`: everything else sees domain values and bo
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import openai
 
-from bot.domain import DraftResult, TriageResult, Usage
+from bot.decisions import DraftResult, TriageResult, Usage
 from bot.errors import PermanentError, RetryableError, SettingsError
 from bot.llm.base import DraftRequest, TriageRequest
 from bot.llm.schema import TRIAGE_JSON_SCHEMA, InvalidModelOutput, fallback_triage, parse_triage
@@ -162,8 +162,8 @@ def _retry_after(headers) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _usage(completion) -> Usage:

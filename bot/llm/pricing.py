@@ -7,13 +7,13 @@ costs `None` (unknown), never 0, so a report cannot mistake "not priced" for "fr
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import yaml
 
-from bot.domain import Usage
+from bot.decisions import Usage
 from bot.errors import SettingsError
 
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
@@ -92,5 +92,6 @@ def cost_of(prices: PriceTable | None, model: str, usage: Usage) -> float | None
 
 def add_costs(costs: Iterable[float | None]) -> float | None:
     """The sum, or None if any part is unknown: a partial sum would understate the spend."""
-    costs = list(costs)
-    return None if None in costs else round(sum(costs), 8)
+    parts = list(costs)
+    known = [cost for cost in parts if cost is not None]
+    return None if len(known) < len(parts) else round(sum(known), 8)

@@ -10,7 +10,8 @@ import json
 import math
 import re
 
-from bot.domain import CATEGORIES, SENTIMENTS, Sentiment, Triage
+from bot.decisions import SENTIMENTS, Sentiment, Triage
+from bot.domain import CATEGORIES
 
 # Strict structured outputs accept only a subset of JSON Schema; numeric bounds are stated in
 # descriptions (and enforced by `parse_triage`) rather than with minimum/maximum keywords.
@@ -105,7 +106,7 @@ def _check_keys(obj: dict, expected: frozenset, where: str) -> None:
         raise InvalidModelOutput(f"{where}: {'; '.join(problems)}")
 
 
-def _require(value: object, kind: type, field: str, expected: str) -> None:
+def _require(value: object, kind: type | tuple[type, ...], field: str, expected: str) -> None:
     # bool is a subclass of int in Python, but true/false is never a valid number here.
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         raise InvalidModelOutput(f"{field} must be {expected}, got {_type_name(value)}")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
 
-from bot.domain import CATEGORIES, SENTIMENTS, category_named
+from bot.decisions import SENTIMENTS
+from bot.domain import CATEGORIES, category_named
 
 DROP = "-"  # `--map "wontfix=-"`: leave tickets with this label out
 # Zendesk's four values, and the policy's "lowest" for 5.
@@ -54,12 +55,13 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
         if not sep or not source or not target:
             raise DataError(f"--map {pair!r}: write it as SOURCE=Category (or SOURCE=- to drop)")
         if target != DROP:
-            if category_named(target) is None:
+            category = category_named(target)
+            if category is None:
                 raise DataError(
                     f"--map {pair!r}: {target!r} is not a category; use one of "
                     f"{', '.join(CATEGORIES)} (or - to drop)"
                 )
-            target = category_named(target)
+            target = category
         if mapping.get(source, target) != target:
             raise DataError(f"--map: {source!r} is mapped twice, to {mapping[source]!r} and {target!r}")
         mapping[source] = target

@@ -3,9 +3,10 @@ and, where the data has them, priority, language, sentiment and frustration."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from bot.domain import CATEGORIES, SENTIMENTS, CustomerContext, Ticket
+from bot.decisions import SENTIMENTS
+from bot.domain import CATEGORIES, CustomerContext, Ticket
 from bot.llm.base import TriageRequest
 from bot.llm.pricing import add_costs, cost_of
 from bot.triage.data import LabelledTicket
@@ -30,7 +31,8 @@ def evaluate_engine(
             request = TriageRequest(messages=(), ticket=ticket, context=CustomerContext())
         outcomes.append(engine.triage(request))
     results = [outcome.triage for outcome in outcomes]
-    labels = [c for c in CATEGORIES if any(c in (t.category, r.category) for t, r in zip(tickets, results))]
+    pairs = list(zip(tickets, results, strict=True))
+    labels = [c for c in CATEGORIES if any(c in (t.category, r.category) for t, r in pairs)]
     report = {"model": engine.model, **_spend(outcomes, prices)}
     report.update(
         classification_report(
@@ -41,7 +43,7 @@ def evaluate_engine(
             threshold,
         )
     )
-    pairs = list(zip(tickets, results))
+    pairs = list(zip(tickets, results, strict=True))
     priority = [(t.priority, r.priority) for t, r in pairs if t.priority is not None]
     if priority:
         report["priority"] = {

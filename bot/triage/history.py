@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 
 from bot.domain import Ticket, category_named
 from bot.triage.data import DROP, PRIORITY_BY_NAME, DataError, LabelledTicket
+from bot.vocabulary import BotTag
 
-BOT_TAG_PREFIX = "ai_"
-BOT_TRIAGED_TAG = "ai_triaged"
 _SINCE = re.compile(r"^(\d+)([dw])$")
 
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """`180d`, `12w` or a date `2026-01-31` -> an aware UTC datetime."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     text = value.strip().lower()
     match = _SINCE.match(text)
     if match:
@@ -33,8 +32,10 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     try:
         day = datetime.strptime(text, "%Y-%m-%d")
     except ValueError:
-        raise DataError(f"--since {value!r}: write a number of days or weeks (180d, 12w) or a date (2026-01-31)") from None
-    return day.replace(tzinfo=timezone.utc)
+        raise DataError(
+            f"--since {value!r}: write a number of days or weeks (180d, 12w) or a date (2026-01-31)"
+        ) from None
+    return day.replace(tzinfo=UTC)
 
 
 def label_of(values: Iterable[str], mapping: Mapping[str, str]) -> str | None:
@@ -42,7 +43,7 @@ def label_of(values: Iterable[str], mapping: Mapping[str, str]) -> str | None:
     or several different categories are named."""
     found = set()
     for value in values:
-        if value.startswith(BOT_TAG_PREFIX):
+        if value.startswith(BotTag.PREFIX):
             continue
         category = mapping.get(value) or category_named(value)
         if category:
@@ -63,7 +64,7 @@ def labelled_tickets(
             value = ticket.custom_fields.get(category_field)
             values = [str(value)] if value not in (None, "") else []
         else:
-            values = [tag for tag in ticket.tags if not tag.startswith(BOT_TAG_PREFIX)]
+            values = [tag for tag in ticket.tags if not tag.startswith(BotTag.PREFIX)]
         category = label_of(values, mapping)
         if category is None:
             named = [v for v in values if label_of([v], mapping)]
@@ -82,7 +83,7 @@ def labelled_tickets(
                 category=category,
                 # The bot sets the priority of the tickets it triaged: learning it back would be
                 # the same self-agreement as learning its tags, so those priorities are unknown.
-                priority=None if BOT_TRIAGED_TAG in ticket.tags
+                priority=None if BotTag.TRIAGED in ticket.tags
                 else PRIORITY_BY_NAME.get((ticket.priority or "").lower()),
             )
         )
