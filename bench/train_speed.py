@@ -28,10 +28,10 @@ def main() -> None:
         os.sched_setaffinity(0, available[: args.cores])
     from threadpoolctl import threadpool_limits
 
+    from bot.settings import PROJECT_ROOT
     from bot.triage.build_default import DEFAULT_RECIPE, load_recipe
     from bot.triage.data import Columns, LabelledTicket, read_tickets
     from bot.triage.model import DEFAULT_BLOCKS, TrainOptions, train
-    from bot.settings import PROJECT_ROOT
 
     recipe = load_recipe(DEFAULT_RECIPE)
     source = next(s for s in recipe["sources"] if s["file"].endswith("banking77.csv"))

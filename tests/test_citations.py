@@ -28,7 +28,9 @@ def test_no_sources_makes_every_citation_unknown():
     assert check_citations("As documented [1].", 0) == Citations((), (1,))
 
 
-@pytest.mark.parametrize("text", ["Fixed in [2026].", "Ticket [123] is open.", "Set [x] and [ ]", "Array a[i]", "[1-3]"])
+@pytest.mark.parametrize(
+    "text", ["Fixed in [2026].", "Ticket [123] is open.", "Set [x] and [ ]", "Array a[i]", "[1-3]"]
+)
 def test_years_ids_and_other_brackets_are_not_citations(text):
     assert check_citations(text, 5) == Citations((), ())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from bot.policy import load_policy, parse_policy
 POLICY_FILE = Path(__file__).resolve().parent.parent / "config" / "policy.yaml"
 POLICY = load_policy(POLICY_FILE)
 RAW_POLICY = yaml.safe_load(POLICY_FILE.read_text(encoding="utf-8"))
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 # --- builders -------------------------------------------------------------------------------

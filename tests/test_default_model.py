@@ -33,7 +33,7 @@ def test_the_recipe_rebuilds_the_bundled_model(rebuilt):
     model, fresh = load_model(DEFAULT_MODEL_DIR), load_model(rebuilt)
     tickets = read_tickets(CORPUS / "eval_test.jsonl") + read_tickets(CORPUS / "eval_dev.jsonl")
     pairs = [(t.subject, t.body) for t in tickets]
-    for a, b in zip(model.predict(pairs), fresh.predict(pairs)):
+    for a, b in zip(model.predict(pairs), fresh.predict(pairs), strict=True):
         assert a.category == b.category
         assert abs(a.confidence - b.confidence) < 1e-3
 

@@ -22,7 +22,8 @@ REQUESTED = "/api/v2/users/100/tickets/requested.json"
 
 def seed(fake: FakeZendesk) -> FakeZendesk:
     fake.add_organization(10, name="Acme Corp", tags=["vip"], organization_fields={"plan": "enterprise"})
-    fake.add_user(100, name="Ann Customer", email="ann@acme.test", tags=["vip"], user_fields={"tier": "gold"}, organization_id=10)
+    fake.add_user(100, name="Ann Customer", email="ann@acme.test", tags=["vip"], user_fields={"tier": "gold"},
+                  organization_id=10)
     fake.add_user(200, name="Bob Other")
     fake.add_ticket(1, subject="Refund please", description="I was charged twice", requester_id=100, organization_id=10,
                     tags=["billing", "refund"], priority="normal", created_at="2024-03-02T09:00:00Z")
@@ -58,7 +59,8 @@ def test_zenpy_reads_ticket_and_sideloads(fake, zenpy_client):
     assert {u["id"] for u in raw["users"]} == {100}
     assert raw["users"][0]["user_fields"] == {"tier": "gold"}
     assert raw["organizations"] == [{"id": 10, "name": "Acme Corp", "tags": ["vip"],
-                                     "organization_fields": {"plan": "enterprise"}, "url": f"{fake.base_url}/api/v2/organizations/10.json"}]
+                                     "organization_fields": {"plan": "enterprise"},
+                                     "url": f"{fake.base_url}/api/v2/organizations/10.json"}]
     plain = requests.get(f"{fake.base_url}/api/v2/tickets/1", auth=AUTH).json()  # no .json, no include
     assert set(plain) == {"ticket"} and plain["ticket"]["updated_at"].endswith("Z")
     assert zenpy_client.users.me().id == fake.bot_user_id
@@ -79,14 +81,16 @@ def test_zenpy_full_update_passes_validation_and_is_applied(fake, zenpy_client):
     assert state["comments"][-1]["body"] == "AI draft: refund approved?" and state["comments"][-1]["public"] is False
     assert state["comments"][-1]["author_id"] == fake.bot_user_id and state["updated_at"] > t.updated_at
     (sent,) = fake.puts(1)
-    assert sent.json["ticket"]["safe_update"] is True and sent.json["ticket"]["comment"] == {"body": "AI draft: refund approved?", "public": False}
+    assert sent.json["ticket"]["safe_update"] is True
+    assert sent.json["ticket"]["comment"] == {"body": "AI draft: refund approved?", "public": False}
     assert fake.spec_violations == []
 
 
 def test_exact_put_body_from_brief_validates_and_applies(fake):
     stamp = fake.ticket(1)["updated_at"]
     body = {"comment": {"body": "x", "public": False}, "tags": ["ai_triaged", "billing"], "priority": "high",
-            "group_id": 5, "safe_update": True, "updated_stamp": stamp, "custom_fields": [{"id": 555, "value": "billing"}]}
+            "group_id": 5, "safe_update": True, "updated_stamp": stamp,
+            "custom_fields": [{"id": 555, "value": "billing"}]}
     r = put(fake, 1, body)
     assert r.status_code == 200, r.text
     assert r.json()["audit"]["ticket_id"] == 1 and r.json()["ticket"]["tags"] == ["ai_triaged", "billing"]
@@ -108,7 +112,8 @@ def test_stale_stamp_gives_409_and_applies_nothing(fake, zenpy_client):
     assert state["priority"] == "low" and "agent_touched" in state["tags"]  # only the agent's edit
     assert [c["body"] for c in state["comments"]] == ["I was charged twice"]
     # re-read and retry with the fresh stamp succeeds (the hook ran once)
-    assert put(fake, 1, {"priority": "urgent", "safe_update": True, "updated_stamp": state["updated_at"]}).status_code == 200
+    retry = {"priority": "urgent", "safe_update": True, "updated_stamp": state["updated_at"]}
+    assert put(fake, 1, retry).status_code == 200
     assert fake.spec_violations == []
 
 
@@ -154,9 +159,11 @@ def test_requested_validates_with_overlay_and_sorts(fake, zenpy_client):
 
 def test_responses_and_http_front_ends_agree(fake):
     calls = [("GET", "/api/v2/tickets/1.json?include=users,organizations", None),
-             ("PUT", "/api/v2/tickets/1.json", {"ticket": {"tags": ["x"], "priority": "low", "comment": {"body": "n", "public": False}}}),
+             ("PUT", "/api/v2/tickets/1.json",
+              {"ticket": {"tags": ["x"], "priority": "low", "comment": {"body": "n", "public": False}}}),
              ("GET", f"{REQUESTED}?sort_by=id&sort_order=desc", None), ("GET", "/api/v2/users/me.json", None),
-             ("GET", "/api/v2/tickets/999.json", None), ("PUT", "/api/v2/tickets/1.json", {"ticket": {"priority": "super"}})]
+             ("GET", "/api/v2/tickets/999.json", None),
+             ("PUT", "/api/v2/tickets/1.json", {"ticket": {"priority": "super"}})]
     mocked = seed(FakeZendesk())
     out = {"http": [], "responses": []}
     for method, path, body in calls:
@@ -216,7 +223,8 @@ def test_auth_and_not_found(fake):
         r = requests.get(fake.base_url + path, auth=AUTH)
         assert (r.status_code, r.json()) == (404, {"error": "RecordNotFound", "description": "Not found"})
     assert put(fake, 999, {"priority": "high"}).status_code == 404
-    assert fake.count() == 5 and fake.count("GET", "/api/v2/tickets") == 2 and [r.status for r in fake.requests][-1] == 404
+    assert fake.count() == 5 and fake.count("GET", "/api/v2/tickets") == 2
+    assert [r.status for r in fake.requests][-1] == 404
 
 
 def test_threaded_server_keeps_a_consistent_log(fake):
@@ -254,6 +262,8 @@ def test_overlay_patches_exactly_the_known_defects():
         "/api/lotus/assignables/groups/{group_id}/agents.json"]
     assert validate_zendesk_request("GET", "https://a.zendesk.com/api/lotus/assignables/groups.json", BASIC, None) == []
     patched = apply_overlay(raw)
-    assert path in patched["paths"] and patched["components"]["schemas"]["TicketUpdateInput"]["properties"]["custom_fields"]["items"] != cf
-    body = json.dumps({"ticket": {"custom_fields": [{"id": 1, "value": "a"}, {"id": 2, "value": None}, {"id": 3, "value": ["x"]}]}})
+    update_input = patched["components"]["schemas"]["TicketUpdateInput"]
+    assert path in patched["paths"] and update_input["properties"]["custom_fields"]["items"] != cf
+    fields = [{"id": 1, "value": "a"}, {"id": 2, "value": None}, {"id": 3, "value": ["x"]}]
+    body = json.dumps({"ticket": {"custom_fields": fields}})
     assert validate_zendesk_request("PUT", "https://a.zendesk.com/api/v2/tickets/1.json", BASIC, body) == []

@@ -77,7 +77,8 @@ def test_tokenize_stems_case_folds_and_drops_stop_words():
 
 
 def test_tokenize_keeps_versions_and_digits_and_drops_single_letters():
-    assert tokenize("Hi, I cannot flash version 1.8.19 on port 3 x") == ["cannot", "flash", "version", "1.8.19", "port", "3"]
+    tokens = tokenize("Hi, I cannot flash version 1.8.19 on port 3 x")
+    assert tokens == ["cannot", "flash", "version", "1.8.19", "port", "3"]
 
 
 def test_tokenize_german_uses_the_german_stemmer_and_folds_sharp_s():
@@ -240,6 +241,9 @@ def test_relevance_is_capped_at_one_when_more_than_ten_words_all_match():
 
 
 def test_title_weight_parameter_changes_ranking():
-    arts = [article("title", "Nothing here.", "Bootloader"), article("body", "bootloader bootloader bootloader", "Misc")]
+    arts = [
+        article("title", "Nothing here.", "Bootloader"),
+        article("body", "bootloader bootloader bootloader", "Misc"),
+    ]
     assert ids(Index(arts, params=IndexParams(title_weight=5)).search("bootloader"))[0] == "title"
     assert ids(Index(arts, params=IndexParams(title_weight=1)).search("bootloader"))[0] == "body"

@@ -50,7 +50,8 @@ def test_body_markdown_html_and_plain_are_each_converted(tmp_path):
 
 
 def test_body_markdown_wins_over_the_other_bodies(tmp_path):
-    path = jsonl(tmp_path, {"id": 1, "title": "T", "body_markdown": "from *md*", "body_html": "<p>html</p>", "body": "plain"})
+    path = jsonl(tmp_path, {"id": 1, "title": "T", "body_markdown": "from *md*",
+                            "body_html": "<p>html</p>", "body": "plain"})
     assert load_jsonl(path, "s")[0].body == "from md"
 
 
@@ -149,7 +150,8 @@ def test_load_articles_dispatches_on_file_or_folder(tmp_path):
 
 
 def test_markdown_without_front_matter_uses_heading_path_and_folder(tmp_path):
-    write(tmp_path, "Store Support/Returns/return-policy.md", "Intro line.\n\n# How to  return a board\n\nSend it back within 30 days.\n")
+    write(tmp_path, "Store Support/Returns/return-policy.md",
+          "Intro line.\n\n# How to  return a board\n\nSend it back within 30 days.\n")
     write(tmp_path, "top-level-faq.md", "Just text, no heading.")
     by_id = {a.article_id: a for a in load_markdown_dir(tmp_path, "docs")}
     assert set(by_id) == {"Store Support/Returns/return-policy", "top-level-faq"}
@@ -163,10 +165,12 @@ def test_markdown_without_front_matter_uses_heading_path_and_folder(tmp_path):
 
 
 def test_front_matter_sets_the_fields(tmp_path):
-    write(tmp_path, "sub/x.md", "---\nid: 123\ntitle: Zurücksetzen\nurl: https://help/123\nsection: Konto\nlocale: DE\n---\n"
+    write(tmp_path, "sub/x.md",
+          "---\nid: 123\ntitle: Zurücksetzen\nurl: https://help/123\nsection: Konto\nlocale: DE\n---\n"
                                 "# Other heading\n\nDrücke **Reset**.\n")
     (a,) = load_markdown_dir(tmp_path, "docs")
-    assert (a.article_id, a.title, a.url, a.section, a.locale) == ("123", "Zurücksetzen", "https://help/123", "Konto", "de")
+    assert (a.article_id, a.title, a.url, a.section, a.locale) == (
+        "123", "Zurücksetzen", "https://help/123", "Konto", "de")
     assert a.body == "Other heading\n\nDrücke Reset."  # a heading that is not the title stays
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from bot.db import make_engine
 from bot.domain import Ticket
-from bot.kb.index import Hit
 from bot.kb.chunks import Passage
+from bot.kb.index import Hit
 from bot.kb.model import Article, SyncBatch
 from bot.kb.retrieval import QUERY_WORDS, KnowledgeBase, build_query, choose_sources
 from bot.kb.sources.files import load_jsonl
@@ -156,7 +156,8 @@ def test_locales_filter_keeps_locale_less_articles(article_store):
             article("fr", "Réinitialiser la carte", "Appuyez sur reset.", locale="fr"),
         )),
     )
-    article_store.apply("arduino", SyncBatch(upserts=(article("any", "Reset tips", "Reset.", locale="", source="arduino"),)))
+    upsert = article("any", "Reset tips", "Reset.", locale="", source="arduino")
+    article_store.apply("arduino", SyncBatch(upserts=(upsert,)))
     kb = KnowledgeBase(article_store, locales=["EN-US", "de"])
     kb.refresh()
     assert article_store.asked == ("EN-US", "de")

@@ -163,6 +163,7 @@ def test_a_single_text_column_is_the_body(tmp_path):
     assert (ticket.subject, ticket.body) == ("", "I was charged twice")
     two = read_tickets(ISSUES, columns_for("title,body", "label"), {"bug": "Bug report", "feature": "-",
                                                                      "question": "-"})[0]
-    assert (two.subject, two.body.split("\n")[0]) == ("App crashes", "The app crashes when I upload a PNG larger than 5 MB.")
+    assert (two.subject, two.body.split("\n")[0]) == (
+        "App crashes", "The app crashes when I upload a PNG larger than 5 MB.")
     result = run("eval", data, "--text-cols", "message", "--label-col", "label", "--map", "billing=Billing")
     assert result.exit_code == 0 and json.loads(result.stdout)["n"] == 1

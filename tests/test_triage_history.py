@@ -4,7 +4,7 @@ adapter's export (validated against Zendesk's OpenAPI file by the fake), into a 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -14,13 +14,13 @@ from bot.domain import Ticket
 from bot.triage.data import DROP, DataError
 from bot.triage.history import label_of, labelled_tickets, parse_since
 
-NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 
 def test_since_takes_days_weeks_or_a_date():
     assert parse_since("180d", NOW) == NOW - timedelta(days=180)
     assert parse_since("12w", NOW) == NOW - timedelta(weeks=12)
-    assert parse_since("2026-01-31", NOW) == datetime(2026, 1, 31, tzinfo=timezone.utc)
+    assert parse_since("2026-01-31", NOW) == datetime(2026, 1, 31, tzinfo=UTC)
     with pytest.raises(DataError, match="180d, 12w"):
         parse_since("six months", NOW)
 
@@ -63,7 +63,7 @@ WORDS = {
 
 @pytest.fixture
 def fake(acme_zendesk):
-    recent = (datetime.now(timezone.utc) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     number = 100
     for tag, (subject, body) in WORDS.items():
         for i in range(6):

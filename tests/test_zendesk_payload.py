@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -128,7 +128,7 @@ def test_ticket_from_json():
     assert t.tags == ("mobile", "login")
     assert t.requester_id == "8447388090494"
     assert t.organization_id == "8447346622462"
-    assert t.created_at == datetime(2025, 1, 8, 10, 12, 7, tzinfo=timezone.utc)
+    assert t.created_at == datetime(2025, 1, 8, 10, 12, 7, tzinfo=UTC)
     assert t.updated_at == "2025-01-08T10:15:00Z"  # verbatim, for updated_stamp
 
 
@@ -172,4 +172,4 @@ def test_past_ticket_from_json():
     p = past_ticket_from_json({"id": 4001, "subject": "Old", "status": "solved",
                                "created_at": "2025-01-01T00:00:00Z", "tags": ["ai_category_billing"]})
     assert (p.id, p.subject, p.status, p.tags) == ("4001", "Old", "solved", ("ai_category_billing",))
-    assert p.created_at == datetime(2025, 1, 1, tzinfo=timezone.utc)
+    assert p.created_at == datetime(2025, 1, 1, tzinfo=UTC)

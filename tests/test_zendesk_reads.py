@@ -4,7 +4,7 @@ See tests/zendesk_adapter_support.py for how the fake is wired in.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,11 +16,11 @@ from tests.zendesk_adapter_support import (  # noqa: E402,F401  (fixtures: impor
     REQUESTED_100,
     T1,
     assert_clean,
-    no_zenpy_force_env,
-    zenpy_must_not_sleep,
     fake,
-    rsps,
     helpdesk,
+    no_zenpy_force_env,
+    rsps,
+    zenpy_must_not_sleep,
 )
 
 
@@ -33,7 +33,7 @@ def test_fetch_returns_the_full_snapshot(helpdesk, fake):
         "1", "Refund please", "I was charged twice", "new", "normal", None)
     assert t.tags == ("billing", "refund")
     assert (t.requester_id, t.organization_id) == ("100", "10")
-    assert t.created_at == datetime(2024, 4, 20, 8, 0, tzinfo=timezone.utc)
+    assert t.created_at == datetime(2024, 4, 20, 8, 0, tzinfo=UTC)
     assert t.updated_at == fake.ticket(1)["updated_at"]  # verbatim: sent back as updated_stamp
 
     r = snap.requester
@@ -49,7 +49,7 @@ def test_fetch_returns_the_full_snapshot(helpdesk, fake):
     assert [h.id for h in snap.history] == ["3", "4", "2"]
     assert [h.subject for h in snap.history] == ["Newest earlier", "Middle", "Old one"]
     assert [h.status for h in snap.history] == ["open", "closed", "solved"]
-    assert snap.history[0].created_at == datetime(2024, 4, 1, tzinfo=timezone.utc)
+    assert snap.history[0].created_at == datetime(2024, 4, 1, tzinfo=UTC)
     assert snap.history[2].tags == ("old", "shipping")
     assert_clean(fake)
 

@@ -53,9 +53,11 @@ TICKETS: dict[str, list[tuple[str, str]]] = {
     "Feature request": [
         ("Dark mode", "It would be great to have a dark mode in the app. Please add it."),
         ("Suggestion: bulk edit", "Could you add a way to edit many records at once? That would be a great feature."),
-        ("Feature request: calendar view", "I would love a calendar view for tasks. Please consider adding this feature."),
+        ("Feature request: calendar view",
+         "I would love a calendar view for tasks. Please consider adding this feature."),
         ("Idea for reports", "It would be nice to schedule reports by email every week. Any plans for this?"),
-        ("Please add keyboard shortcuts", "A feature request: keyboard shortcuts for the common actions would be great."),
+        ("Please add keyboard shortcuts",
+         "A feature request: keyboard shortcuts for the common actions would be great."),
         ("Wish: more languages", "Please add support for more languages in the interface, it would be nice."),
         ("Roadmap question", "Is a mobile widget on your roadmap? It would be a great feature to have."),
         ("Suggestion for templates", "My suggestion: let us save our own templates. It would be nice to reuse them."),

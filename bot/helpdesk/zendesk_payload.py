@@ -6,7 +6,7 @@ https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremen
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.domain import Organization, PastTicket, Person, Ticket, TicketUpdate
 
@@ -42,7 +42,7 @@ def parse_time(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _id(value: object) -> str | None:
@@ -115,6 +115,6 @@ def past_ticket_from_json(data: dict) -> PastTicket:
         id=str(data["id"]),
         subject=data.get("subject") or "",
         status=data.get("status") or "",
-        created_at=parse_time(data.get("created_at")) or datetime.min.replace(tzinfo=timezone.utc),
+        created_at=parse_time(data.get("created_at")) or datetime.min.replace(tzinfo=UTC),
         tags=tuple(data.get("tags") or ()),
     )

@@ -48,13 +48,19 @@ def split_passages(article: Article, target: int = 120, limit: int = 200) -> lis
 
 def looks_like_heading(paragraph: str) -> bool:
     """One short line without final punctuation: a heading (or a list/table line like one)."""
-    return "\n" not in paragraph and len(paragraph.split()) <= 10 and not paragraph.rstrip().endswith((".", ":", "?", "!"))
+    return (
+        "\n" not in paragraph
+        and len(paragraph.split()) <= 10
+        and not paragraph.rstrip().endswith((".", ":", "?", "!"))
+    )
 
 
 def _split_long(paragraph: str, limit: int) -> list[str]:
     if len(paragraph.split()) <= limit:
         return [paragraph]
-    pieces, current, words = [], [], 0
+    pieces: list[str] = []
+    current: list[str] = []
+    words = 0
     for sentence in _SENTENCE_END.split(paragraph):
         size = len(sentence.split())
         if current and words + size > limit:

@@ -10,9 +10,9 @@ share correctly left without a source.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from bot.kb.index import Hit
 

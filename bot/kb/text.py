@@ -113,5 +113,5 @@ def markdown_to_text(markdown: str) -> str:
 def plain_to_text(text: str) -> str:
     """Already plain text: normalise spaces and paragraph breaks only."""
     paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
-    cleaned = ["\n".join(_SPACES.sub(" ", l).strip() for l in p.split("\n") if l.strip()) for p in paragraphs]
+    cleaned = ["\n".join(_SPACES.sub(" ", line).strip() for line in p.split("\n") if line.strip()) for p in paragraphs]
     return "\n\n".join(p for p in cleaned if p)

@@ -15,7 +15,6 @@ import click
 
 from bot.triage.data import Columns, DataError, class_counts, parse_mapping, parse_text_cols, read_tickets
 
-
 FEW_PER_CATEGORY = 30
 
 

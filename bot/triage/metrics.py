@@ -6,7 +6,7 @@ measured, not assumed: expected calibration error over equal-width confidence bi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -31,7 +31,7 @@ def classification_report(
     correct = truth_a == pred_a
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
-    for t, p in zip(truth, predicted):
+    for t, p in zip(truth, predicted, strict=True):
         matrix[index[t], index[p]] += 1
     per_class, f1s = {}, []
     for i, label in enumerate(labels):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -82,22 +82,22 @@ class TriageModel:
         x = self.features.transform(self.features.texts(pairs))
         logits = np.asarray(x @ self.coef.T) + self.intercept
         probs = softmax(logits / self.temperature, axis=1)
-        priorities = [None] * len(pairs)
+        priorities: list[int | None] = [None] * len(pairs)
         if self.priority_coef is not None:
             p_logits = np.asarray(x @ self.priority_coef.T) + self.priority_intercept
             priorities = [self.priority_levels[i] for i in p_logits.argmax(axis=1)]
-        frustration = [None] * len(pairs)
+        frustration: list[float | None] = [None] * len(pairs)
         if self.frustration_coef is not None:
             f_logits = np.asarray(x @ self.frustration_coef.T) + self.frustration_intercept
             frustration = [round(float(v), 4) for v in softmax(f_logits, axis=1)[:, 1]]
         out = []
-        for row, (p, priority, frustrated) in enumerate(zip(probs, priorities, frustration)):
+        for row, (p, priority, frustrated) in enumerate(zip(probs, priorities, frustration, strict=True)):
             best = int(p.argmax())
             out.append(
                 Prediction(
                     category=self.labels[best],
                     confidence=round(float(p[best]), 4),
-                    probabilities={label: round(float(v), 4) for label, v in zip(self.labels, p)},
+                    probabilities={label: round(float(v), 4) for label, v in zip(self.labels, p, strict=True)},
                     priority=priority,
                     frustration=frustrated,
                     evidence=self._evidence(x.getrow(row), best),

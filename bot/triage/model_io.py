@@ -28,12 +28,11 @@ def save_model(model: TriageModel, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"coef": model.coef, "intercept": model.intercept}
-    if model.priority_coef is not None:
-        arrays["priority_coef"] = model.priority_coef
-        arrays["priority_intercept"] = model.priority_intercept
-    if model.frustration_coef is not None:
-        arrays["frustration_coef"] = model.frustration_coef
-        arrays["frustration_intercept"] = model.frustration_intercept
+    # A head is saved whole or not at all: its weights and its intercept.
+    for head in ("priority", "frustration"):
+        coef, intercept = getattr(model, f"{head}_coef"), getattr(model, f"{head}_intercept")
+        if coef is not None and intercept is not None:
+            arrays[f"{head}_coef"], arrays[f"{head}_intercept"] = coef, intercept
     blocks = []
     for number, block in enumerate(model.features.blocks):
         vocab_file = f"vocab_{number}.json.gz"

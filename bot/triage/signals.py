@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 _WORD = re.compile(r"[^\W\d_]+")
 _LONG_WORD = re.compile(r"[^\W\d_]{4,}")  # letters of any script: "ÜBERHAUPT", "СРОЧНО"
@@ -41,7 +41,7 @@ class Lexicon:
         return [word for word, pattern in self.entries if pattern.search(normalised_text)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _identifier(languages: tuple[str, ...]):
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -97,7 +97,7 @@ class MoodReader:
         self.negative = Lexicon(sentiment["negative"])
         self.positive = Lexicon(sentiment["positive"])
         self.phrases = Lexicon(frustration["phrases"])
-        self.exclamation = re.compile("!{%d,}" % int(frustration.get("exclamation_run", 3)))
+        self.exclamation = re.compile(f"!{{{int(frustration.get('exclamation_run', 3))},}}")
         self.shouting_words = int(frustration.get("shouting_words", 3))
         self.not_shouting = {w.upper() for w in frustration.get("not_shouting", ())}
         self.model_threshold = float(frustration.get("model_threshold", 0.5))

@@ -30,8 +30,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from werkzeug.datastructures import Headers
@@ -140,7 +141,8 @@ class FakeIntercom(HttpFrontEnds):
                    "url": self._url(id, title, default_locale), "parent_id": parent_id,
                    "parent_ids": [] if parent_id is None else [parent_id],
                    "parent_type": None if parent_id is None else parent_type, "default_locale": default_locale,
-                   "tags": {"type": "tag.list", "tags": []}, "translated_content": {"type": "article_translated_content"}}
+                   "tags": {"type": "tag.list", "tags": []},
+                   "translated_content": {"type": "article_translated_content"}}
             self.articles[str(id)] = art
             for locale, content in (translations or {}).items():
                 self._set_translation(art, locale, dict(content), at)
@@ -183,7 +185,8 @@ class FakeIntercom(HttpFrontEnds):
                   body: Any = None, times: int | None = 1) -> None:
         """The next ``times`` matching requests (None = all) get ``status`` instead of being handled.
         ``path_regex`` is searched in ``path?sorted&query`` (e.g. ``r"/articles\\?page=2$"``)."""
-        reply = (status, dict(headers or {}), body if body is not None else _DEFAULT_ERRORS.get(status, error_list("client_error", None)))
+        default = _DEFAULT_ERRORS.get(status, error_list("client_error", None))
+        reply = (status, dict(headers or {}), body if body is not None else default)
         with self._lock:
             self._failures.append(_Rule(method, re.compile(path_regex), times, reply))
 
@@ -208,7 +211,8 @@ class FakeIntercom(HttpFrontEnds):
             return len(self.requests)
 
     # ---- core ----------------------------------------------------------------------------
-    def handle(self, method: str, url: str, headers: Mapping[str, str] | None, body_bytes: bytes | str | None) -> Result:
+    def handle(self, method: str, url: str, headers: Mapping[str, str] | None,
+               body_bytes: bytes | str | None) -> Result:
         """Answer one request: ``(status, headers, json_or_None)``."""
         method = method.upper()
         parts = urlsplit(url)
@@ -220,7 +224,8 @@ class FakeIntercom(HttpFrontEnds):
             self.requests.append(rec)
             self.spec_violations.extend(f"{method} {parts.path}?{parts.query}: {v}" for v in violations)
             delay = next((r.reply for r in self._delays if r.take(method, parts.path, query)), 0)
-        status, out_headers, payload, served = self._dispatch(method, parts.path, query, hdrs, parse_json(body_bytes), violations, delay)
+        status, out_headers, payload, served = self._dispatch(
+            method, parts.path, query, hdrs, parse_json(body_bytes), violations, delay)
         if served and self.validate:  # the fake's own answers must match the spec too
             problems = validate_intercom_response(method, url, headers, status, payload)
             with self._lock:
@@ -231,7 +236,8 @@ class FakeIntercom(HttpFrontEnds):
     def _dispatch(self, method, path, query, hdrs, body, violations, delay) -> tuple[int, dict, Any, bool]:
         if hdrs.get("Authorization", "") != f"Bearer {self.token}":
             return 401, {}, copy.deepcopy(_DEFAULT_ERRORS[401]), True
-        routes = {("GET", "/articles"): self._list_articles, ("GET", "/help_center/collections"): self._list_collections}
+        routes = {("GET", "/articles"): self._list_articles,
+                  ("GET", "/help_center/collections"): self._list_collections}
         handler = routes.get((method, path))
         if handler is None:
             return 404, {}, copy.deepcopy(_DEFAULT_ERRORS[404]), False
@@ -286,7 +292,8 @@ class FakeIntercom(HttpFrontEnds):
         return f"https://help.example.com/{locale.lower()}/articles/{id}-{slug}"
 
     def _rate_headers(self) -> dict[str, str]:
-        return {"X-RateLimit-Limit": "167", "X-RateLimit-Remaining": "166", "X-RateLimit-Reset": str(int(time.time()) + 10)}
+        return {"X-RateLimit-Limit": "167", "X-RateLimit-Remaining": "166",
+                "X-RateLimit-Reset": str(int(time.time()) + 10)}
 
     def _tick(self) -> int:
         self._clock += 1

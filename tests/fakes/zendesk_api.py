@@ -21,9 +21,10 @@ import html
 import re
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from werkzeug.datastructures import Headers
@@ -37,7 +38,8 @@ Result = tuple[int, dict[str, str], Any]
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
 CONFLICT = {"error": "UpdateConflict", "description": "Safe Update prevented the update due to outdated "
             "ticket data. Please fetch the latest ticket data and try again."}
-_DEFAULT_ERRORS = {429: {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"},
+_DEFAULT_ERRORS = {429: {"error": "APIRateLimitExceeded",
+                         "description": "Number of allowed API requests per minute exceeded"},
                    500: {"error": "InternalServerError"}, 503: {"error": "ServiceUnavailable"}}
 _TS = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -88,18 +90,20 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
         self._failures: list[_Rule] = []
         self._delays: list[_Rule] = []
         self._before_put: list[_Rule] = []
-        self._clock = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+        self._clock = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
         self._seq = 1000
         self.add_user(bot_user_id, name="Triage Bot", email=bot_email, role="agent")
         if validate:
             warm_up()  # load the spec now (once per process), not inside a threaded request
 
     # ---- seeding -------------------------------------------------------------------------
-    def add_user(self, id: int, name: str = "", email: str | None = None, tags: list[str] = (), user_fields: Mapping = None,
+    def add_user(self, id: int, name: str = "", email: str | None = None, tags: list[str] = (),
+                 user_fields: Mapping = None,
                  organization_id: int | None = None, role: str = "end-user") -> J:
         with self._lock:
-            self.users[id] = {"id": id, "name": name or f"User {id}", "email": email or f"user{id}@example.com", "role": role,
-                              "tags": list(tags), "user_fields": dict(user_fields or {}), "organization_id": organization_id}
+            self.users[id] = {"id": id, "name": name or f"User {id}", "email": email or f"user{id}@example.com",
+                              "role": role, "tags": list(tags), "user_fields": dict(user_fields or {}),
+                              "organization_id": organization_id}
             return copy.deepcopy(self.users[id])
 
     def add_organization(self, id: int, name: str = "", tags: list[str] = (), organization_fields: Mapping = None) -> J:
@@ -132,7 +136,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
         headers = dict(headers or {})
         if status == 429:
             headers.setdefault("Retry-After", "1")  # Zendesk always sends it with 429
-        reply = (status, headers, body if body is not None else _DEFAULT_ERRORS.get(status, {"error": f"HTTP {status}"}))
+        default = _DEFAULT_ERRORS.get(status, {"error": f"HTTP {status}"})
+        reply = (status, headers, body if body is not None else default)
         with self._lock:
             self._failures.append(_Rule(method, re.compile(path_regex), times, reply))
 
@@ -147,7 +152,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
         with self._lock:
             self._before_put.append(_Rule(None, re.compile(""), times, callback))
 
-    def agent_edit(self, ticket_id: int, tags_add: list[str] = (), tags_remove: list[str] = (), comment: str | None = None,
+    def agent_edit(self, ticket_id: int, tags_add: list[str] = (), tags_remove: list[str] = (),
+                   comment: str | None = None,
                    public: bool = True, author_id: int | None = None, **fields: Any) -> str:
         """Simulate a human agent changing the ticket (bumps ``updated_at``); returns the new stamp."""
         with self._lock:
@@ -174,7 +180,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
             return [r for r in self.requests if r.method == "PUT" and r.spec_path == f"/api/v2/tickets/{ticket_id}"]
 
     # ---- core ----------------------------------------------------------------------------
-    def handle(self, method: str, url: str, headers: Mapping[str, str] | None, body_bytes: bytes | str | None) -> Result:
+    def handle(self, method: str, url: str, headers: Mapping[str, str] | None,
+               body_bytes: bytes | str | None) -> Result:
         """Answer one request: ``(status, headers, json_or_None)``."""
         method = method.upper()
         body_bytes = body_bytes.encode() if isinstance(body_bytes, str) else (body_bytes or b"")
@@ -247,7 +254,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
     def _comments(self, method, tid, *, query, base, **_) -> Result:
         if tid not in self.tickets:
             return 404, {}, dict(NOT_FOUND)
-        comments = [{**c, "type": "Comment", "plain_body": c["body"], "attachments": []} for c in self.tickets[tid]["comments"]]
+        comments = [{**c, "type": "Comment", "plain_body": c["body"], "attachments": []}
+                    for c in self.tickets[tid]["comments"]]
         if query.get("sort_order") == "desc" or query.get("sort") == "-created_at":
             comments.reverse()
         return 200, {}, self._paginate("comments", comments, query, base, f"/api/v2/tickets/{tid}/comments.json")
@@ -280,7 +288,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
         if refused:
             return refused
         t, events = self.tickets[tid], []
-        for key in ("subject", "priority", "group_id", "assignee_id", "status", "type", "requester_id", "organization_id"):
+        for key in ("subject", "priority", "group_id", "assignee_id", "status", "type", "requester_id",
+                    "organization_id"):
             if key in upd and upd[key] != t.get(key):
                 events.append(self._change(key, upd[key], t.get(key)))
                 t[key] = upd[key]
@@ -288,19 +297,22 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
             events.append(self._change("tags", list(dict.fromkeys(upd["tags"])), t["tags"]))
             t["tags"] = events[-1]["value"]
         for cf in upd.get("custom_fields") or []:
-            t["custom_fields"] = [c for c in t["custom_fields"] if c["id"] != cf["id"]] + [{"id": cf["id"], "value": cf.get("value")}]
+            kept = [c for c in t["custom_fields"] if c["id"] != cf["id"]]
+            t["custom_fields"] = kept + [{"id": cf["id"], "value": cf.get("value")}]
         stamp = self._tick().strftime(_TS)
         comment = upd.get("comment") if isinstance(upd.get("comment"), dict) else None
         if comment and (comment.get("body") or comment.get("html_body")):
             c = self._comment(comment.get("body"), comment.get("html_body"), comment.get("public", True),
                               comment.get("author_id") or self.bot_user_id, stamp)
             t["comments"].append(c)
-            events.append({"id": c["id"], "type": "Comment", **{k: c[k] for k in ("body", "html_body", "public", "author_id")},
+            events.append({"id": c["id"], "type": "Comment",
+                           **{k: c[k] for k in ("body", "html_body", "public", "author_id")},
                            "plain_body": c["body"], "attachments": []})
         if events or upd.get("custom_fields"):  # a no-op update leaves updated_at alone
             t["updated_at"] = stamp
         audit = {"id": self._next(), "ticket_id": tid, "created_at": stamp, "author_id": self.bot_user_id,
-                 "metadata": {"system": {}, "custom": {}}, "via": {"channel": "api", "source": {"rel": None}}, "events": events}
+                 "metadata": {"system": {}, "custom": {}}, "via": {"channel": "api", "source": {"rel": None}},
+                 "events": events}
         return 200, {}, {"ticket": self._ticket_json(t, base), "audit": audit}
 
     def _tags(self, method, tid, *, body, **_) -> Result:
@@ -315,7 +327,9 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
                "DELETE": [x for x in t["tags"] if x not in sent]}[method]
         if list(dict.fromkeys(new)) != t["tags"]:
             t["tags"], t["updated_at"] = list(dict.fromkeys(new)), self._tick().strftime(_TS)
-        return (204, {}, None) if method == "DELETE" else (201 if method == "POST" else 200, {}, {"tags": list(t["tags"])})
+        if method == "DELETE":
+            return 204, {}, None
+        return (201 if method == "POST" else 200), {}, {"tags": list(t["tags"])}
 
     # ---- helpers -----------------------------------------------------------------------
     def _comment(self, body: str | None, html_body: str | None, public: bool, author_id: int | None, at: str) -> J:
@@ -324,7 +338,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
                 "public": public, "author_id": author_id, "created_at": at}
 
     def _change(self, field_name: str, value: Any, previous: Any) -> J:
-        return {"id": self._next(), "type": "Change", "field_name": field_name, "value": value, "previous_value": previous}
+        return {"id": self._next(), "type": "Change", "field_name": field_name, "value": value,
+                "previous_value": previous}
 
     def _tick(self) -> datetime:
         self._clock += timedelta(seconds=1)

@@ -28,8 +28,9 @@ import base64
 import copy
 import functools
 import threading
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from openapi_core import Config, OpenAPI

@@ -60,7 +60,8 @@ class HttpFrontEnds:
         """Start the HTTP front-end (127.0.0.1, free port) in a daemon thread; idempotent."""
         if self._server is None:
             self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-zendesk", daemon=True)
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-zendesk",
+                                            daemon=True)
             self._thread.start()
         return self
 

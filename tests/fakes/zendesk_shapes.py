@@ -7,7 +7,8 @@ functions, so a test can monkeypatch one on a fake instance (e.g. ``fake._sidelo
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 J = dict[str, Any]
@@ -45,7 +46,8 @@ class ZendeskShapes:
         if "page[size]" in query:  # cursor pagination (what zenpy asks for)
             size, start = int(query["page[size]"]), int(query.get("page[after]") or 0)
             more = start + size < len(items)
-            nxt = f"{base}{path}?" + urlencode({**rest, "page[size]": size, "page[after]": start + size}) if more else None
+            following = {**rest, "page[size]": size, "page[after]": start + size}
+            nxt = f"{base}{path}?" + urlencode(following) if more else None
             return {key: items[start:start + size], "meta": {"has_more": more, "after_cursor": str(start + size) if more
                     else None, "before_cursor": str(start) if start else None}, "links": {"next": nxt, "prev": None}}
         per, page = int(query.get("per_page") or 100), int(query.get("page") or 1)

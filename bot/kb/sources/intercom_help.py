@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 from intercom import Intercom
@@ -61,7 +62,7 @@ class _Cursor:
     @classmethod
     def load(cls, text: str | None) -> _Cursor | None:
         try:
-            data = json.loads(text) if text else None
+            data: Any = json.loads(text) if text else None
             ids = frozenset(str(i) for i in data.get("ids") or ())
             return cls(int(data["updated_at"]), int(data.get("listed_at") or 0), ids)
         except (TypeError, ValueError, KeyError, AttributeError):
@@ -93,7 +94,7 @@ class IntercomHelpSource:
         now: Callable[[], float] = time.time,
     ):
         self.base_url = base_url.rstrip("/")
-        self.locales = frozenset(l.strip().lower() for l in locales if l.strip())
+        self.locales = frozenset(loc.strip().lower() for loc in locales if loc.strip())
         self.timeout = timeout
         self._now = now
         self._client = Intercom(
@@ -192,8 +193,8 @@ class IntercomHelpSource:
         page = 1
         while True:
             pager = self._call(f"{what}?page={page}", lambda: list_page(page=page, request_options=_NO_SDK_RETRIES))
-            items = [item.dict() for item in pager.items or []]
-            pages = getattr(pager.response, "pages", None)
+            items = [item.dict() for item in pager.items or [] if item is not None]
+            pages: Any = getattr(pager.response, "pages", None)
             pages = pages.dict() if hasattr(pages, "dict") else pages
             total_pages = pages.get("total_pages") if isinstance(pages, dict) else None
             last = not items or (total_pages is not None and page >= total_pages)

@@ -9,8 +9,9 @@ removed `(article_id, locale)` key. `default_locale` is only sent by multilingua
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from bot.kb.model import Article
 from bot.kb.text import html_to_text
@@ -124,6 +125,6 @@ def _section(sections: Sections, parent_id: Any, locale: str) -> str:
 
 def _when(epoch: Any) -> datetime | None:
     try:
-        return datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else None
+        return datetime.fromtimestamp(int(epoch), tz=UTC) if epoch else None
     except (TypeError, ValueError, OverflowError, OSError):
         return None

@@ -16,8 +16,9 @@ Anything that does not have these shapes raises `Malformed`; the caller names th
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from bot.kb.model import Article
 from bot.kb.text import html_to_text
@@ -70,8 +71,8 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         raise Malformed(f"not a timestamp: {value!r}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def locale_of(entry: dict) -> str:
