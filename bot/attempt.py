@@ -49,15 +49,20 @@ class Outcome:
 
 
 def attempt(run_id: int, worker: Worker) -> Outcome:
-    settings = worker.settings
-    now = worker.clock()
     try:
-        claim = worker.store.claim(run_id, settings.lease_seconds, now)
+        return _claim_and_run(run_id, worker)
     except Exception as exc:
-        if is_store_unavailable(exc):
-            log.warning("run %s: database unreachable (%s); trying again", run_id, type(exc).__name__)
-            return Outcome(Idle.STORE_UNAVAILABLE, retry_in=_jitter(STORE_RETRY_SECONDS))
-        raise
+        if not is_store_unavailable(exc):
+            raise
+        # Nothing could be recorded. If the run was claimed, it keeps its lease; when that ends,
+        # this retry (or the sweep, if the message is lost) takes it again.
+        log.warning("run %s: database unreachable (%s); trying again", run_id, type(exc).__name__)
+        return Outcome(Idle.STORE_UNAVAILABLE, retry_in=_jitter(STORE_RETRY_SECONDS))
+
+
+def _claim_and_run(run_id: int, worker: Worker) -> Outcome:
+    now = worker.clock()
+    claim = worker.store.claim(run_id, worker.settings.lease_seconds, now)
     if claim.state is ClaimState.HELD:
         # Another attempt holds a live lease: it may be working, or it may have died (a killed
         # pool process's message comes back at once). Look again once its lease has ended.
@@ -68,14 +73,7 @@ def attempt(run_id: int, worker: Worker) -> Outcome:
     if claim.state is not ClaimState.CLAIMED:
         log.info("run %s not claimed: %s", run_id, claim.state)
         return Outcome(Idle.NOT_CLAIMED)
-    try:
-        return _run(claim, worker, now)
-    except Exception as exc:
-        if is_store_unavailable(exc):
-            # The run keeps its lease; when it ends, a retry (or the sweep) takes it again.
-            log.warning("run %s: database unreachable (%s); trying again", run_id, type(exc).__name__)
-            return Outcome(Idle.STORE_UNAVAILABLE, retry_in=_jitter(STORE_RETRY_SECONDS))
-        raise
+    return _run(claim, worker, now)
 
 
 def _run(claim: Claim, worker: Worker, now: datetime) -> Outcome:
