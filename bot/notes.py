@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from bot.citations import check_citations
 from bot.decisions import Decision, DraftResult, SourceArticle, TriageResult
-from bot.domain import CustomerContext
+from bot.domain import CustomerContext, TicketSnapshot
 from bot.policy import Policy
 from bot.rules import PRIORITY_WORDS
 
@@ -73,6 +73,21 @@ def format_triage_note(
         f"Prompt: {prompt_version}. {_engines(engine, triage_result, draft)} Policy: {policy.version}.",
     ]
     return "\n".join(lines)
+
+
+def describe_reading(snapshot: TicketSnapshot, max_chars: int) -> tuple[str, ...]:
+    """What the agent should know about what the bot could not read: a ticket cut at
+    `max_chars`, or the requester's earlier tickets."""
+    notes = []
+    length = len(snapshot.ticket.description)
+    if length > max_chars:
+        notes.append(f"Only the first {max_chars:,} characters of the ticket's {length:,} were read.")
+    if snapshot.history_unavailable:
+        notes.append(
+            f"The customer's earlier tickets could not be read ({snapshot.history_unavailable}): "
+            "repeat contacts were not counted."
+        )
+    return tuple(notes)
 
 
 def format_sources(draft_text: str, sources: Sequence[SourceArticle]) -> list[str]:

@@ -16,14 +16,14 @@ from typing import Any
 from bot.context import build_context
 from bot.db.models import Run
 from bot.decisions import DraftResult, SourceArticle, Triage, TriageResult, Usage
-from bot.domain import MAX_TICKET_CHARS, Ticket, TicketSnapshot, TicketUpdate
+from bot.domain import MAX_TICKET_CHARS, Ticket, TicketUpdate
 from bot.errors import OutOfTime, Superseded
 from bot.helpdesk.base import Helpdesk
 from bot.kb.retrieval import KnowledgeBase
 from bot.leases import Claim, ClaimState
 from bot.llm.base import LLM
 from bot.llm.pricing import PriceTable, add_costs, cost_of
-from bot.notes import format_triage_note
+from bot.notes import describe_reading, format_triage_note
 from bot.policy import Policy
 from bot.prompts import PromptLibrary, build_draft_request, build_triage_request, prompt_version
 from bot.rules import apply_rules
@@ -143,7 +143,7 @@ def process_claimed(claim: Claim, worker: Worker, budget: Budget) -> str:
         version,
         worker.llm.provider,
         sources=sources,
-        reading=describe_reading(snapshot),
+        reading=describe_reading(snapshot, MAX_TICKET_CHARS),
     )
     update = TicketUpdate(
         note=note, add_tags=decision.tags, priority=decision.priority, group_id=decision.group_id
@@ -186,22 +186,6 @@ def _finish(store: Store, run_id: int, token: int, status: RunStatus, **fields: 
         # The helpdesk write (if any) happened; the attempt that now holds the run will see
         # the bot's tag on the ticket and skip it.
         raise Superseded(f"run {run_id}: attempt {token} lost its lease before finishing")
-
-
-def describe_reading(snapshot: TicketSnapshot) -> tuple[str, ...]:
-    """What the agent should know about what the bot could not read."""
-    notes = []
-    length = len(snapshot.ticket.description)
-    if length > MAX_TICKET_CHARS:
-        notes.append(
-            f"Only the first {MAX_TICKET_CHARS:,} characters of the ticket's {length:,} were read."
-        )
-    if snapshot.history_unavailable:
-        notes.append(
-            f"The customer's earlier tickets could not be read ({snapshot.history_unavailable}): "
-            "repeat contacts were not counted."
-        )
-    return tuple(notes)
 
 
 def find_sources(worker: Worker, ticket: Ticket, triage: Triage) -> tuple[SourceArticle, ...]:

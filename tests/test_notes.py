@@ -180,3 +180,18 @@ def test_a_draft_that_is_only_markers_leaves_an_empty_block():
         DRAFT_START, DRAFT_END,
     ]
     assert draft_section(text) == ""
+
+
+def test_what_could_not_be_read_is_said_in_plain_words():
+    from bot.domain import Ticket, TicketSnapshot
+    from bot.notes import describe_reading
+
+    short = TicketSnapshot(Ticket(id="1", subject="s", description="x" * 10))
+    assert describe_reading(short, 100) == ()
+    cut = TicketSnapshot(Ticket(id="1", subject="s", description="x" * 1234),
+                         history_unavailable="GET requested tickets: not found in Zendesk (404)")
+    assert describe_reading(cut, 1000) == (
+        "Only the first 1,000 characters of the ticket's 1,234 were read.",
+        "The customer's earlier tickets could not be read (GET requested tickets: not found in "
+        "Zendesk (404)): repeat contacts were not counted.",
+    )
