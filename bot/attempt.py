@@ -23,7 +23,7 @@ from enum import StrEnum
 from bot.errors import PermanentError, RetryableError, Superseded
 from bot.leases import Claim, ClaimState, is_store_unavailable
 from bot.pipeline import NOT_CLAIMED, Budget, Worker, process_claimed
-from bot.recovery import post_failure_note
+from bot.recovery import overdue_reason, post_failure_note
 from bot.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _run(claim: Claim, worker: Worker, now: datetime) -> Outcome:
     run_deadline = run.created_at + timedelta(seconds=settings.run_deadline)
     deadline = min(now + timedelta(seconds=settings.task_time_limit), run_deadline)
     if deadline <= now:
-        return _give_up(claim, worker, f"not processed within RUN_DEADLINE ({settings.run_deadline:g} s)")
+        return _give_up(claim, worker, overdue_reason(settings.run_deadline))
     lease_end = deadline + timedelta(seconds=settings.step_timeout)
     if lease_end < claim.lease_expires_at:
         # Near the run's deadline: hold it no longer than this attempt may work.

@@ -6,10 +6,9 @@ a broken task module cannot take webhooks down with it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from celery import Celery
 
+from bot.db import ensure_sqlite_folder
 from bot.errors import RetryableError
 from bot.settings import Settings
 
@@ -20,9 +19,7 @@ QUEUE = "triage"
 
 
 def configure(app: Celery, settings: Settings) -> Celery:
-    if settings.broker_url.startswith("sqla+sqlite:///"):
-        # Kombu's SQLAlchemy transport cannot create the folder of its SQLite file.
-        Path(settings.broker_url[len("sqla+sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_folder(settings.broker_url)
     app.conf.update(
         broker_url=settings.broker_url,
         task_default_queue=QUEUE,

@@ -53,7 +53,7 @@ def sweep(worker: Worker, enqueue: Callable[[int], None]) -> SweepReport:
     deadline = timedelta(seconds=settings.run_deadline)
     for run in store.stuck_runs(now, settings.run_deadline):
         if run.created_at + deadline <= now:
-            reason = f"not processed within RUN_DEADLINE ({settings.run_deadline:g} s)"
+            reason = overdue_reason(settings.run_deadline)
         elif run.recoveries >= settings.recovery_tries:
             reason = (
                 f"stuck after {run.recoveries} recoveries ({run.status}, "
@@ -83,6 +83,11 @@ def sweep(worker: Worker, enqueue: Callable[[int], None]) -> SweepReport:
         if post_failure_note(run.id, worker):
             report.noted.append(run.id)
     return report
+
+
+def overdue_reason(run_deadline: float) -> str:
+    """Why a run past its deadline fails, in the run's error and the ticket's note."""
+    return f"not processed within RUN_DEADLINE ({run_deadline:g} s)"
 
 
 def post_failure_note(run_id: int, worker: Worker) -> bool:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.errors import PermanentError, RetryableError
 from bot.kb.sources.zendesk_guide import NoHelpCenter, ZendeskGuideSource
-from bot.kb.sync import is_no_help_center, run_sync, sync_all
+from bot.kb.sync import is_no_help_center, run_sync
 from tests.fakes.guide_api import START, FakeGuide
 
 BASE = "https://acme.zendesk.com"
@@ -89,9 +89,9 @@ def test_a_failing_probe_stays_the_failure_it_is(fake, rsps):
 def test_no_help_center_is_recorded_warned_once_then_cleared_when_it_appears(fake, rsps, kb, caplog):
     caplog.set_level(logging.INFO)
 
-    reports, errors = sync_all([guide(fake)], kb)  # what the hourly task runs
+    first = run_sync([guide(fake)], kb)  # what the hourly task runs
 
-    assert (reports, errors) == ([], [])  # not a failure: the task has nothing to warn about
+    assert (first.reports, first.errors) == ([], [])  # not a failure: nothing for the task to warn about
     assert is_no_help_center(kb.last_error("zendesk"))
     (warning,) = warnings(caplog)
     assert "no help center on this account" in warning and "KB_SOURCES=none" in warning
@@ -110,9 +110,9 @@ def test_no_help_center_is_recorded_warned_once_then_cleared_when_it_appears(fak
 
     fake.help_center = True  # Guide activated
     caplog.clear()
-    reports, errors = sync_all([guide(fake)], kb)
+    back = run_sync([guide(fake)], kb)
 
-    assert errors == [] and reports[0].added == 1
+    assert back.errors == [] and back.reports[0].added == 1
     assert [a.title for a in kb.articles()] == ["Update your card"]
     assert kb.last_error("zendesk") is None and kb.stats()[0]["last_error"] is None
     assert warnings(caplog) == []
@@ -122,7 +122,7 @@ def test_no_help_center_is_recorded_warned_once_then_cleared_when_it_appears(fak
 def test_a_change_is_news_again(fake, rsps, kb, caplog):
     kb.record_error("zendesk", "Zendesk Guide answered 503 on GET " + EXPORT)  # last hour
     with caplog.at_level(logging.INFO):
-        sync_all([guide(fake)], kb)
+        run_sync([guide(fake)], kb)
     assert len(warnings(caplog)) == 1  # was a failure, is now "no help center": say it
 
 

@@ -17,11 +17,18 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def ensure_sqlite_folder(url: str) -> None:
+    """SQLite creates its file but not the folder: make it, for a `sqlite:///PATH` URL (also
+    behind Kombu's `sqla+` prefix, whose transport cannot create it either)."""
+    url = url.removeprefix("sqla+")
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_folder(url)
         # Web and worker processes share the file: wait for a lock instead of failing at once.
         engine = create_engine(url, connect_args={"timeout": 30})
 

@@ -30,6 +30,9 @@ def content_hash(article: Article) -> str:
     return digest.hexdigest()
 
 
+# A source's recorded error is cut to this many characters.
+LAST_ERROR_CHARS = 2000
+
 class ArticleStore:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -96,7 +99,7 @@ class ArticleStore:
         the same row lock, so two syncs never both see a state as new."""
         with self._sessions.begin() as session:
             state = self._lock_source(session, source)
-            previous, state.last_error = state.last_error, error[:2000]
+            previous, state.last_error = state.last_error, error[:LAST_ERROR_CHARS]
             return previous
 
     # -- reads ---------------------------------------------------------------------------

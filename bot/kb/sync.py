@@ -3,7 +3,7 @@
 A source that has nothing to sync from (`NoHelpCenter`: a Zendesk account without Guide) is
 its own outcome, not a failure: it is recorded as the source's `last_error` (`kb status` shows
 it), logged here at WARNING the first time (or when it changes) and at INFO on every later
-scheduled sync, and kept out of `sync_all`'s errors, so the beat task, which logs each error at
+scheduled sync, and kept out of `run_sync`'s errors, so the beat task, which logs each error at
 WARNING, stays quiet. When the help center appears, the next sync imports it and clears it.
 """
 
@@ -17,7 +17,7 @@ from bot.errors import PermanentError, RetryableError
 from bot.kb.model import SyncReport
 from bot.kb.sources.base import ArticleSource
 from bot.kb.sources.zendesk_guide import NoHelpCenter
-from bot.kb.store import ArticleStore
+from bot.kb.store import LAST_ERROR_CHARS, ArticleStore
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def sync_source(source: ArticleSource, store: ArticleStore, full: bool = False) 
 
 def _record_no_help_center(store: ArticleStore, name: str, message: str) -> None:
     previous = store.record_error(name, message)
-    if previous == message[:2000]:  # known since an earlier sync: not news
+    if previous == message[:LAST_ERROR_CHARS]:  # known since an earlier sync: not news
         log.info("kb sync %s: still %s", name, message)
     else:
         log.warning("kb sync %s: %s", name, message)
@@ -76,11 +76,3 @@ def run_sync(
             outcome.errors.append(f"{source.name}: {exc}")
     return outcome
 
-
-def sync_all(
-    sources: Sequence[ArticleSource], store: ArticleStore, full: bool = False
-) -> tuple[list[SyncReport], list[str]]:
-    """`run_sync` as (reports, errors). A source without a help center is not among the errors:
-    it is recorded and logged (once at WARNING) by `sync_source`."""
-    outcome = run_sync(sources, store, full=full)
-    return outcome.reports, outcome.errors
