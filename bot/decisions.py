@@ -12,6 +12,39 @@ from typing import Any
 
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 
+# The escalation signals a ticket can carry, each also a reason code of the policy. Which
+# detector saw one is recorded with it: the policy's keyword lists, the local engine's trained
+# detector, or the LLM's structured output. Any source is enough; none can veto another.
+INTENTS: tuple[str, ...] = ("security", "legal", "refund", "churn", "frustrated")
+SIGNAL_SOURCES: tuple[str, ...] = ("keywords", "local", "llm")
+MAX_EVIDENCE_CHARS = 160  # a quote for the note, not a copy of the ticket
+
+
+@dataclass(frozen=True)
+class IntentSignal:
+    """One detector's claim that the ticket shows `intent`, with the words that show it."""
+
+    intent: str  # one of INTENTS
+    source: str  # one of SIGNAL_SOURCES
+    evidence: str  # the customer's own words (or the signs) that show it
+
+    def as_dict(self) -> dict:
+        return {"intent": self.intent, "source": self.source, "evidence": self.evidence}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IntentSignal:
+        return cls(str(data["intent"]), str(data["source"]), str(data.get("evidence", "")))
+
+
+def clip_evidence(text: str, limit: int = MAX_EVIDENCE_CHARS) -> str:
+    """One line, at most `limit` characters, cut at a word where it can be."""
+    one_line = " ".join(str(text).split())
+    if len(one_line) <= limit:
+        return one_line
+    cut = one_line[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
+
 
 @dataclass(frozen=True)
 class Sentiment:
@@ -37,6 +70,9 @@ class Triage:
     reasoning: str
     sentiment: Sentiment
     language: str  # ISO 639-1, e.g. "en"
+    # What the engine's own detector saw (the local model's intent heads, or the LLM's fields);
+    # the rules add the policy's keyword lists to these.
+    intents: tuple[IntentSignal, ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -47,6 +83,7 @@ class Triage:
             "reasoning": self.reasoning,
             "sentiment": self.sentiment.as_dict(),
             "language": self.language,
+            "intents": [signal.as_dict() for signal in self.intents],
         }
 
     @classmethod
@@ -59,6 +96,7 @@ class Triage:
             reasoning=str(data.get("reasoning", "")),
             sentiment=Sentiment.from_dict(data.get("sentiment") or {}),
             language=str(data.get("language", "")),
+            intents=tuple(IntentSignal.from_dict(i) for i in data.get("intents") or ()),
         )
 
 
@@ -205,6 +243,17 @@ class DraftResult:
 class EscalationReason:
     code: str  # e.g. "security", "refund", "low_confidence"
     detail: str  # plain words for the agent, e.g. 'mentions "refund"'
+    sources: tuple[str, ...] = ()  # for an intent: which detectors fired (SIGNAL_SOURCES)
+
+    def as_dict(self) -> dict:
+        out: dict = {"code": self.code, "detail": self.detail}
+        if self.sources:
+            out["sources"] = list(self.sources)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EscalationReason:
+        return cls(str(data["code"]), str(data["detail"]), tuple(data.get("sources") or ()))
 
 
 @dataclass(frozen=True)
@@ -228,7 +277,7 @@ class Decision:
             "category": self.category,
             "priority": self.priority,
             "escalate": self.escalate,
-            "reasons": [{"code": r.code, "detail": r.detail} for r in self.reasons],
+            "reasons": [r.as_dict() for r in self.reasons],
             "group_key": self.group_key,
             "group_id": self.group_id,
             "tags": list(self.tags),
@@ -240,9 +289,7 @@ class Decision:
             category=str(data["category"]),
             priority=int(data["priority"]),
             escalate=bool(data["escalate"]),
-            reasons=tuple(
-                EscalationReason(str(r["code"]), str(r["detail"])) for r in data.get("reasons", ())
-            ),
+            reasons=tuple(EscalationReason.from_dict(r) for r in data.get("reasons", ())),
             group_key=data.get("group_key"),
             group_id=data.get("group_id"),
             tags=tuple(data.get("tags", ())),

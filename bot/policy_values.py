@@ -23,6 +23,7 @@ REASONS: tuple[tuple[str, str | None], ...] = (
     ("security", "security"),
     ("legal", "security"),
     ("refund", "supervisor"),
+    ("churn", "senior"),
     ("vip", "senior"),
     ("frustrated", "empathy"),
     ("repeat_contact", "supervisor"),
@@ -33,7 +34,8 @@ REASONS: tuple[tuple[str, str | None], ...] = (
 REASON_CODES: tuple[str, ...] = tuple(code for code, _ in REASONS)
 
 # The keyword lists `keywords` may have; each is also a reason. The one list of them.
-KEYWORD_LISTS: tuple[str, ...] = ("security", "legal", "refund")
+# (Frustration has no list here: its phrases are the local engine's, config/offline.yaml.)
+KEYWORD_LISTS: tuple[str, ...] = ("security", "legal", "refund", "churn")
 
 if not set(KEYWORD_LISTS) <= set(REASON_CODES):  # pragma: no cover - a programming error
     raise RuntimeError("every keyword list must also be a reason in REASONS")

@@ -177,16 +177,15 @@ def build_draft_request(
     triaged_by: str = "",
 ) -> DraftRequest:
     template = library.for_category(decision.category)
-    base = (
-        library.draft_base.instructions.replace("{company}", policy.company_name)
-        .replace("{tone}", policy.company_tone)
-        .replace("{language}", triage.language or "the customer's language")
-    )
-    limit = f"\nKeep the reply under {template.max_words} words." if template.max_words else ""
-    system = f"{base}\n\nFor this {decision.category} ticket: {template.instructions}{limit}"
+    limit = f" Keep the reply under {template.max_words} words." if template.max_words else ""
     context_lines = customer_notes(context, decision.category) or ["(nothing known)"]
+    # Everything that differs per ticket (category, language, customer, sources, ticket) comes
+    # after the system message, which is the same for every ticket of a deployment: providers
+    # cache a prompt's identical prefix (https://platform.openai.com/docs/guides/prompt-caching).
     user = "\n\n".join(
         [
+            f"This ticket: category {decision.category}; write in "
+            f"{_language_name(triage.language)}. Follow the {decision.category} guidance.{limit}",
             "Customer context:\n" + "\n".join(f"- {line}" for line in context_lines),
             sources_block(sources),
             history_block(context),
@@ -194,6 +193,7 @@ def build_draft_request(
             "Write the draft reply now.",
         ]
     )
+    system = draft_system_prompt(library, policy)
     return DraftRequest(
         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
         ticket=ticket,
@@ -208,8 +208,32 @@ def build_draft_request(
     )
 
 
+def draft_system_prompt(library: PromptLibrary, policy: Policy) -> str:
+    """The draft's system message: the base instructions, the company and its tone, and every
+    category's guidance. The same for every ticket, so that it can be served from a cache."""
+    base = (
+        library.draft_base.instructions.replace("{company}", policy.company_name)
+        .replace("{tone}", policy.company_tone)
+        # Templates written before the language moved to the user message still name it.
+        .replace("{language}", "the customer's language")
+    )
+    guidance = [
+        f"- {category}: {library.for_category(category).instructions}" for category in CATEGORIES
+    ]
+    return f"{base}\n\nGuidance by category (the user message names this ticket's):\n" + "\n".join(
+        guidance
+    )
+
+
+def _language_name(code: str) -> str:
+    code = (code or "").strip().lower()
+    if not code or code == "und":
+        return "the customer's language"
+    return f"the customer's language (ISO 639-1 code {code})"
+
+
 def prompt_version(library: PromptLibrary, category: str) -> str:
-    """What the store records: every template that shaped this run, e.g. triage@1+billing@1."""
+    """What the store records: every template that shaped this run, e.g. triage@2+billing@1."""
     return f"{library.triage.ref}+{library.draft_base.ref}+{library.for_category(category).ref}"
 
 

@@ -1,9 +1,13 @@
 """Deterministic rules applied after the model. Pure: same inputs, same decision.
 
-The model's opinion is one input among others. It can add an escalation (`model_flagged`) but
-never remove one a rule made; routing, tags and visibility come only from the policy and the
-customer's record. Ticket text is matched against the policy's keyword lists, but nothing in it
-can change those lists or the precedence.
+The model's opinion is one input among others. It can add an escalation (`model_flagged`, or
+an intent its detector saw) but never remove one a rule made; routing, tags and visibility come
+only from the policy and the customer's record. Ticket text is matched against the policy's
+keyword lists, but nothing in it can change those lists or the precedence.
+
+Each escalation intent (security, legal, refund, churn, frustration) fires when any detector
+saw it: the policy's keyword list, the local engine's trained detector or the LLM's structured
+output. The reason records which ones did, and quotes the words that showed it.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from bot.decisions import Decision, EscalationReason, Triage
+from bot.decisions import INTENTS, Decision, EscalationReason, IntentSignal, Triage, clip_evidence
 from bot.domain import CustomerContext, Ticket, category_slug
 from bot.policy import KEYWORD_LISTS, Policy
+from bot.reply_text import new_text
 from bot.vocabulary import BotTag, category_tag, escalation_tag, priority_tag
 
 PRIORITY_WORDS = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "lowest"}
@@ -55,18 +60,16 @@ def apply_rules(
     has_sources: bool = True,
 ) -> Decision:
     """`has_sources`: whether retrieval found an approved article for the draft."""
-    text = f"{ticket.subject}\n{ticket.description}"
+    text = customer_text(ticket.subject, ticket.description)
     reasons: list[EscalationReason] = []
 
-    for code in KEYWORD_LISTS:
-        found = find_keywords(text, policy.keywords.get(code, ()))
-        if found:
-            quoted = ", ".join(f'"{w}"' for w in found[:3])
-            reasons.append(EscalationReason(code, f"{_LABELS[code]}: mentions {quoted}"))
+    signals = intent_signals(text, triage, policy)
+    for intent in INTENTS:
+        seen = [s for s in signals if s.intent == intent]
+        if seen:
+            reasons.append(_intent_reason(intent, seen))
     if context.is_vip:
         reasons.append(EscalationReason("vip", "VIP customer"))
-    if triage.sentiment.frustrated:
-        reasons.append(EscalationReason("frustrated", "customer sounds frustrated"))
     earlier = context.topics.get(triage.category, 0)
     if earlier + 1 >= policy.repeat_contact_min:
         reasons.append(
@@ -112,6 +115,44 @@ def apply_rules(
     )
 
 
+def customer_text(subject: str, description: str) -> str:
+    """What the keyword lists read: the subject and the customer's new words (a quoted earlier
+    reply is not a new request)."""
+    return f"{subject}\n{new_text(description)}"
+
+
+def intent_signals(text: str, triage: Triage, policy: Policy) -> list[IntentSignal]:
+    """Every detector's signals: the policy's keyword lists first, then the engine's own."""
+    signals = []
+    for code in KEYWORD_LISTS:
+        found = find_keywords(text, policy.keywords.get(code, ()))
+        if found:
+            signals.append(IntentSignal(code, "keywords", ", ".join(f'"{w}"' for w in found[:3])))
+    signals.extend(s for s in triage.intents if s.intent in INTENTS)
+    if triage.sentiment.frustrated and not any(s.intent == "frustrated" for s in triage.intents):
+        # A triage stored before engines gave signals: its sentiment flag still counts.
+        signals.append(IntentSignal("frustrated", "model", ""))
+    return signals
+
+
+def _intent_reason(intent: str, seen: list[IntentSignal]) -> EscalationReason:
+    """'refund request: "please reverse the duplicate charge" (local model); mentions "refund"
+    (keyword list)'. One entry per detector, in the order they were consulted."""
+    parts, sources = [], []
+    for signal in seen:
+        if signal.source in sources:
+            continue
+        sources.append(signal.source)
+        if signal.source == "keywords":
+            parts.append(f"mentions {signal.evidence} (keyword list)")
+        else:
+            quote = clip_evidence(signal.evidence)
+            shown = f'"{quote}"' if quote and not quote.startswith('"') else quote
+            label = _SOURCE_LABELS.get(signal.source, signal.source)
+            parts.append(f"{shown} ({label})" if shown else f"seen by the {label}")
+    return EscalationReason(intent, f"{_LABELS[intent]}: {'; '.join(parts)}", tuple(sources))
+
+
 def _in_precedence(reasons: list[EscalationReason], policy: Policy) -> list[EscalationReason]:
     order = {e.reason: i for i, e in enumerate(policy.escalations)}
     return sorted(reasons, key=lambda r: order.get(r.code, len(order)))
@@ -133,4 +174,13 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-_LABELS = {"security": "security", "legal": "legal", "refund": "refund request"}
+_LABELS = {
+    "security": "security concern",
+    "legal": "legal threat or data-protection request",
+    "refund": "refund request",
+    "churn": "churn threat",
+    "frustrated": "customer sounds frustrated",
+}
+_SOURCE_LABELS = {
+    "keywords": "keyword list", "local": "local model", "llm": "LLM", "model": "model's sentiment"
+}

@@ -41,17 +41,30 @@ def test_the_recipe_rebuilds_the_bundled_model(rebuilt):
 def test_the_training_data_is_only_what_the_project_may_ship():
     recipe = load_recipe(DEFAULT_RECIPE)
     files = {Path(source["file"]).name for source in recipe["sources"]}
-    assert files == {"banking77.csv", "bitext.csv", "written.jsonl"}
+    assert files == {
+        "banking77.csv", "bitext.csv", "written.jsonl", "varied_en.jsonl", "varied_es_fr_de.jsonl",
+        "varied_pt_it_nl.jsonl", "varied2_en_es_fr_de.jsonl", "varied2_pt_it_nl_en.jsonl",
+    }
     assert not any("nlbse" in str(p).lower() for p in PROJECT_ROOT.joinpath("bot").rglob("*"))
-    # The evaluation sets are never trained on.
+    # The evaluation sets (the project's own, and the independent ones) are never trained on,
+    # nor are the demo's tickets.
     tickets, _ = assemble(recipe)
-    training = {(t.subject, t.body) for t in tickets}
-    for name in ("eval_dev.jsonl", "eval_test.jsonl"):
-        held_out = {(t.subject, t.body) for t in read_tickets(CORPUS / name)}
-        shared = {pair for pair in training & held_out if len(" ".join(pair).split()) > 3}
-        assert not shared, name  # both sets have a bare "hello?", written independently
+    training = {_words(t.subject, t.body) for t in tickets}
+    held_out_files = [CORPUS / "eval_dev.jsonl", CORPUS / "eval_test.jsonl",
+                      *sorted((PROJECT_ROOT / "tests" / "eval").glob("tickets_*.jsonl"))]
+    for path in held_out_files:
+        held_out = {_words(t.subject, t.body) for t in read_tickets(path)}
+        shared = {words for words in training & held_out if len(words.split()) > 3}
+        assert not shared, path.name  # both sets have a bare "hello?", written independently
+    demo = json.loads((PROJECT_ROOT / "bot" / "demo" / "sample_helpdesk.json").read_text())
+    demo_texts = {_words(t["subject"], t["description"]) for t in demo["tickets"]}
+    assert not demo_texts & training
     assert data_digest(tickets) == json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())[
         "training_data"]["sha256"]
+
+
+def _words(subject: str, body: str) -> str:
+    return " ".join(f"{subject} {body}".casefold().split())
 
 
 def test_every_category_is_learned_from_our_own_tickets_too():
@@ -71,8 +84,31 @@ def test_held_out_figures_hold(name):
 
     engine = OfflineEngine.from_files(PROJECT_ROOT / "config" / "offline.yaml", DEFAULT_MODEL_DIR)
     report = evaluate_engine(engine, read_tickets(CORPUS / name), threshold=0.7)
-    assert report["macro_f1"] >= 0.65
+    assert report["macro_f1"] >= 0.78
     assert report["ece"] <= 0.12
     assert report["above_threshold"]["accuracy"] >= 0.9
     assert report["language"]["accuracy"] >= 0.95
-    assert report["frustrated"]["precision"] >= 0.85
+    assert report["frustrated"]["precision"] >= 0.7 and report["frustrated"]["recall"] >= 0.8
+
+
+def test_intent_figures_hold_on_the_independent_development_tickets():
+    """Floors a little under the README's development figures (the test half is measured, never
+    asserted on: a floor there would invite tuning on it)."""
+    from bot.llm.offline import OfflineEngine
+    from bot.policy import load_policy
+    from bot.triage.evaluate import evaluate_engine
+
+    engine = OfflineEngine.from_files(PROJECT_ROOT / "config" / "offline.yaml", DEFAULT_MODEL_DIR)
+    tickets = [t for path in sorted((PROJECT_ROOT / "tests" / "eval").glob("tickets_*_dev.jsonl"))
+               for t in read_tickets(path)]
+    policy = load_policy(PROJECT_ROOT / "config" / "policy.yaml")
+    report = evaluate_engine(engine, tickets, threshold=0.7, policy=policy)
+    assert report["macro_f1"] >= 0.8
+    per_intent = report["intents"]["per_intent"]
+    for intent, recall in {"security": 0.9, "legal": 0.9, "refund": 0.9, "churn": 0.7,
+                           "frustrated": 0.85}.items():
+        assert per_intent[intent]["recall"] >= recall, intent
+        assert per_intent[intent]["precision"] >= 0.45, intent
+    # Every language's tickets that need an escalation get one.
+    for language, entry in report["intents"]["per_language"].items():
+        assert entry["escalation"]["recall"] >= 0.85, language

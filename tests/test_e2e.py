@@ -152,3 +152,47 @@ def test_drafts_cite_the_help_center_and_unanswered_tickets_escalate_no_source(s
     assert "Sources: none. No approved help-center article matched this ticket" in note
     assert {"ai_escalated", "ai_escalation_no_source"} <= set(unanswered["tags"])
     assert zendesk.spec_violations == []
+
+
+# Written for this test, in no training or evaluation file: a refund asked for with none of the
+# policy's refund words, and an account takeover reported in Spanish.
+PARAPHRASED_REFUND = (
+    "Charged twice this month",
+    "Hi, my card shows two identical payments of 19.90 for the March plan. Please reverse the "
+    "second one and put it back on my card.\n\nThanks,\nMarta",
+)
+SPANISH_TAKEOVER = (
+    "No puedo entrar a mi cuenta",
+    "Hola, esta mañana alguien cambió el correo de mi cuenta y la contraseña, yo no fui. "
+    "Ahora no puedo entrar y veo pedidos que no hice. ¿Qué hago?",
+)
+
+
+@pytest.mark.parametrize(
+    "ticket_id, text, intent, group_id",
+    [(7201, PARAPHRASED_REFUND, "refund", 101), (7202, SPANISH_TAKEOVER, "security", 103)],
+    ids=["paraphrased-refund", "spanish-security"],
+)
+def test_intents_without_keywords_reach_their_group_with_the_words_quoted(
+    stack, zendesk, ticket_id, text, intent, group_id
+):
+    subject, description = text
+    zendesk.add_ticket(ticket_id, subject=subject, description=description,
+                       requester_id=8447388090494)
+    body = json.dumps({"ticket_id": str(ticket_id), "event": "created"}).encode()
+    assert deliver(stack, body, f"inv-{ticket_id}") == 202
+    wait_for(lambda: zendesk.puts(ticket_id), 30, "the update")
+
+    ticket = zendesk.ticket(ticket_id)
+    assert ticket["group_id"] == group_id
+    assert f"ai_escalation_{intent}" in ticket["tags"]
+    (note,) = [c["body"] for c in ticket["comments"] if not c["public"]]
+    (line,) = [x for x in note.splitlines() if x.strip().startswith(f"- {_LABEL[intent]}:")]
+    # The local model fired (no keyword list has these words), and quotes the customer.
+    assert "(local model)" in line and "(keyword list)" not in line
+    quote = line.split('"')[1]
+    assert len(quote) > 10 and quote in f"{subject}\n{description}"
+    assert zendesk.spec_violations == []
+
+
+_LABEL = {"refund": "refund request", "security": "security concern"}

@@ -18,6 +18,7 @@ from bot.runtime import build_worker
 from bot.settings import PROJECT_ROOT, Settings
 from bot.vocabulary import RunStatus
 from tests.fakes.openai_server import FakeOpenAI
+from tests.llm_output import llm_intents
 
 EASY = ("Refund for a double charge", "I was charged twice for my subscription this month, "
         "please refund the duplicate payment on my card.")
@@ -26,6 +27,7 @@ LLM_TRIAGE = {
     "category": "Technical", "priority": 3, "escalate": False, "confidence": 0.9,
     "reasoning": "Follow-up on an earlier technical question.",
     "sentiment": {"label": "neutral", "frustrated": False}, "language": "en",
+    "intents": llm_intents(),
 }
 PRICES = """
 version: test
@@ -87,6 +89,22 @@ def test_the_bar_is_inclusive_and_compared_with_the_local_confidence(offset, dec
         assert remote.calls == [("triage", "7")] and result.triage.category == "Technical"
         assert result.local_opinion["confidence"] == confidence
         assert result.local_opinion["category"] == local.triage(request).triage.category
+
+
+def test_when_the_llm_decides_the_local_detectors_intents_still_count():
+    """Any detector is enough: an LLM that misses the refund cannot drop the local one."""
+    local = make_llm("offline", offline_config=PROJECT_ROOT / "config" / "offline.yaml")
+    ticket = Ticket(id="8", subject="", description=(
+        "hmm the thing from last week. also please reverse the second payment of 19.90, "
+        "I was charged twice and want that money back on my card"))
+    request = TriageRequest((), ticket, CustomerContext())
+    seen_locally = [s for s in local.triage(request).triage.intents if s.intent == "refund"]
+    assert seen_locally and seen_locally[0].source == "local"
+
+    result = HybridEngine(local, RecordingLLM(), bar=1.01).triage(request)
+
+    assert result.engine == "openai" and result.triage.category == "Technical"
+    assert [s for s in result.triage.intents if s.intent == "refund"] == seen_locally
 
 
 # -- through the worker, as deployed ---------------------------------------------------------

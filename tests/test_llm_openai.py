@@ -12,6 +12,7 @@ from bot.llm import DraftRequest, TriageRequest, make_llm
 from bot.llm.openai_provider import OpenAIProvider
 from bot.llm.schema import TRIAGE_JSON_SCHEMA
 from tests.fakes.openai_server import FakeOpenAI
+from tests.llm_output import llm_intents
 
 API_KEY = "sk-test-SECRETKEY1234567890"
 VALID = {
@@ -22,6 +23,7 @@ VALID = {
     "reasoning": "Password reset email does not arrive.",
     "sentiment": {"label": "negative", "frustrated": False},
     "language": "en",
+    "intents": llm_intents(),
 }
 TICKET = Ticket(id="42", subject="Can't log in", description="Reset email never arrives.")
 MESSAGES = [

@@ -1,8 +1,9 @@
 import json
+import re
 
 import pytest
 
-from bot.decisions import Sentiment, Triage
+from bot.decisions import INTENTS, IntentSignal, Sentiment, Triage
 from bot.domain import CATEGORIES
 from bot.llm.schema import (
     TRIAGE_JSON_SCHEMA,
@@ -10,6 +11,7 @@ from bot.llm.schema import (
     fallback_triage,
     parse_triage,
 )
+from tests.llm_output import llm_intents
 
 VALID = {
     "category": "Billing",
@@ -19,6 +21,7 @@ VALID = {
     "reasoning": "Customer reports a duplicate charge.",
     "sentiment": {"label": "negative", "frustrated": True},
     "language": "EN",
+    "intents": llm_intents(),
 }
 
 
@@ -39,7 +42,46 @@ def test_valid_object_is_parsed_and_language_lowercased():
         reasoning="Customer reports a duplicate charge.",
         sentiment=Sentiment(label="negative", frustrated=True),
         language="en",
+        # The sentiment's flag is the frustration signal when the intents object lacks it.
+        intents=(IntentSignal("frustrated", "llm", ""),),
     )
+
+
+def test_detected_intents_become_llm_signals_with_their_quotes():
+    text = with_(intents=llm_intents(refund="  please   reverse the duplicate\ncharge ", churn="x" * 400))
+    triage = parse_triage(text)
+    assert [(s.intent, s.source) for s in triage.intents] == [
+        ("refund", "llm"), ("churn", "llm"), ("frustrated", "llm"),
+    ]
+    assert triage.intents[0].evidence == "please reverse the duplicate charge"
+    assert len(triage.intents[1].evidence) <= 160 and triage.intents[1].evidence.endswith("…")
+
+
+def test_a_frustrated_intent_sets_the_sentiment_flag():
+    triage = parse_triage(
+        with_(sentiment={"label": "negative", "frustrated": False},
+              intents=llm_intents(frustrated="third time I write"))
+    )
+    assert triage.sentiment.frustrated is True
+    assert triage.intents == (IntentSignal("frustrated", "llm", "third time I write"),)
+
+
+@pytest.mark.parametrize(
+    "intents, message",
+    [
+        ("yes", "intents must be an object, got string"),
+        ({"refund": {"detected": True, "evidence": ""}}, "intents: missing key(s)"),
+        ({**llm_intents(), "upsell": {"detected": True, "evidence": ""}}, "unexpected key(s) upsell"),
+        ({**llm_intents(), "refund": {"detected": "yes", "evidence": ""}},
+         "intents.refund.detected must be a boolean, got string"),
+        ({**llm_intents(), "legal": {"detected": True}}, "intents.legal: missing key(s) evidence"),
+        ({**llm_intents(), "churn": {"detected": False, "evidence": None}},
+         "intents.churn.evidence must be a string, got null"),
+    ],
+)
+def test_malformed_intents_are_rejected_with_the_field_named(intents, message):
+    with pytest.raises(InvalidModelOutput, match=re.escape(message)):
+        parse_triage(with_(intents=intents))
 
 
 def test_integer_confidence_is_accepted_as_float():
@@ -134,7 +176,7 @@ def test_schema_is_strict_mode_compatible():
             objects += 1
             assert node["additionalProperties"] is False
             assert sorted(node["required"]) == sorted(node["properties"])
-    assert objects == 2
+    assert objects == 3 + len(INTENTS)  # triage, sentiment, intents and one per intent
     # Every example the parser accepts must also be describable by the schema's keys.
     assert sorted(TRIAGE_JSON_SCHEMA["required"]) == sorted(VALID)
 

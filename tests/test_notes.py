@@ -10,7 +10,7 @@ from bot.notes import DRAFT_END, DRAFT_START, format_failure_note, format_triage
 from bot.policy import load_policy
 
 POLICY = load_policy(Path(__file__).resolve().parent.parent / "config" / "policy.yaml")
-PROMPT = "triage@1+draft_base@1+billing@1"
+PROMPT = "triage@2+draft_base@1+billing@1"
 DRAFT = "Hallo Ada,\n\ndanke für Ihre Nachricht.\n\nViele Grüße\nExample Support"
 
 

@@ -110,7 +110,7 @@ def test_a_ticket_gets_one_private_note_with_tags_priority_and_group(fake, worke
     assert run.triage["category"] == "Billing"
     assert [r["code"] for r in run.rules["reasons"]][:2] == ["refund", "vip"]
     assert run.rules["policy_version"] == worker.policy.version
-    assert run.prompt_version == "triage@1+draft_base@2+billing@1"
+    assert run.prompt_version == "triage@2+draft_base@3+billing@1"
     assert run.engine == run.triage_engine == run.draft_engine == "offline"
     assert run.model.startswith("local:triage-default@")
     # The local engine costs nothing, and says so per step.

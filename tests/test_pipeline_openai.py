@@ -11,6 +11,7 @@ from bot.runtime import build_worker
 from bot.settings import Settings
 from bot.vocabulary import RunStatus
 from tests.fakes.openai_server import FakeOpenAI
+from tests.llm_output import llm_intents
 
 TRIAGE = {
     "category": "Bug report",
@@ -20,6 +21,7 @@ TRIAGE = {
     "reasoning": "The export crashes on every attempt.",
     "sentiment": {"label": "negative", "frustrated": False},
     "language": "de",
+    "intents": llm_intents(),
 }
 DRAFT = "Hallo Jonas,\n\ndanke für Ihre Meldung. Können Sie uns die Version nennen?\n\nViele Grüße"
 
@@ -53,9 +55,11 @@ def test_openai_triage_and_draft_reach_the_note_and_the_store(fake, llm_server, 
     assert triage_call["response_format"]["json_schema"]["strict"] is True
     assert "<ticket>" in triage_call["messages"][-1]["content"]
     assert "Der CSV-Export" in triage_call["messages"][-1]["content"]
-    # The draft prompt is the bug-report template, in the customer's language.
-    assert "Bug report ticket" in draft_call["messages"][0]["content"]
-    assert "(de)" in draft_call["messages"][0]["content"]
+    # The draft prompt names the bug-report guidance and the customer's language after the
+    # system message, which is the same for every ticket (so providers can cache it).
+    assert "category Bug report" in draft_call["messages"][1]["content"]
+    assert "ISO 639-1 code de" in draft_call["messages"][1]["content"]
+    assert "Der CSV-Export" not in draft_call["messages"][0]["content"]
 
     ticket = fake.ticket(900)
     note = ticket["comments"][-1]
@@ -65,5 +69,5 @@ def test_openai_triage_and_draft_reach_the_note_and_the_store(fake, llm_server, 
     run = worker.store.get(run_id)
     assert (run.engine, run.model) == ("openai", "gpt-test")
     assert (run.prompt_tokens, run.completion_tokens) == (800, 100)
-    assert run.prompt_version == "triage@1+draft_base@2+bug_report@1"
+    assert run.prompt_version == "triage@2+draft_base@3+bug_report@1"
     assert run.triage["confidence"] == 0.91 and run.triage["valid"] is True

@@ -45,7 +45,7 @@ def parse_error(raw) -> str:
 
 def test_shipped_policy_loads_with_documented_defaults():
     policy = load_policy(POLICY_FILE)
-    assert policy.version == "2026-11-22.2"
+    assert policy.version == "2026-12-04.1"
     assert policy.confidence_threshold == 0.7
     assert {k: policy.groups[k] for k in ("supervisor", "senior", "security", "empathy")} == {
         "supervisor": 101,
@@ -60,9 +60,14 @@ def test_shipped_policy_loads_with_documented_defaults():
     assert policy.recent_interactions == 3
     assert policy.repeat_contact_min == 3
     assert policy.account_status_field == "account_status"
-    assert [e.reason for e in policy.escalations][:7] == [
-        "security", "legal", "refund", "vip", "frustrated", "repeat_contact", "low_confidence",
+    assert [e.reason for e in policy.escalations][:8] == [
+        "security", "legal", "refund", "churn", "vip", "frustrated", "repeat_contact",
+        "low_confidence",
     ]
+    # Churn goes to the senior agents, after security, legal and refund.
+    assert {e.reason: e.group for e in policy.escalations}["churn"] == "senior"
+    assert "switching to a competitor" in policy.keywords["churn"]
+    assert "cancel" not in policy.keywords["churn"]  # cancelling one order is not leaving
     assert dict(policy.priority_ceiling) == {"security": 2, "legal": 2, "vip": 2}
     assert "refunded" in policy.keywords["refund"]
     assert "sue" in policy.keywords["legal"]
@@ -102,16 +107,22 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
         "legal": (
             "lawyer", "attorney", "legal action", "lawsuit", "sue", "suing", "court", "gdpr",
             "ccpa", "data protection", "subpoena", "cease and desist", "legal department",
-            "ombudsman",
+            "ombudsman", "chargeback", "charge back",
         ),
         "refund": (
             "refund", "refunds", "refunded", "refunding", "money back", "reimburse",
-            "reimbursement", "chargeback", "charge back", "reembolso", "remboursement",
-            "rückerstattung", "erstattung",
+            "reimbursement", "reembolso", "remboursement", "rückerstattung", "erstattung",
+        ),
+        "churn": (
+            "cancel my subscription", "cancel our subscription", "cancel my account",
+            "cancel our account", "cancelling my subscription", "canceling my subscription",
+            "switch to a competitor", "switching to a competitor", "moving to a competitor",
+            "last chance", "not renewing", "won't renew", "will not renew",
+            "take our business elsewhere", "take my business elsewhere",
         ),
     }
     expected = Policy(
-        version="2026-11-22.2",
+        version="2026-12-04.1",
         confidence_threshold=0.7,
         vip=VipRule(organization_tags=("vip",), user_tags=("vip",), user_fields={},
                     organization_fields={}),
@@ -126,7 +137,8 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
         keywords=keywords,
         escalations=(
             Escalation("security", "security"), Escalation("legal", "security"),
-            Escalation("refund", "supervisor"), Escalation("vip", "senior"),
+            Escalation("refund", "supervisor"), Escalation("churn", "senior"),
+            Escalation("vip", "senior"),
             Escalation("frustrated", "empathy"), Escalation("repeat_contact", "supervisor"),
             Escalation("low_confidence", "triage"), Escalation("no_source", None),
             Escalation("model_flagged", None),
@@ -310,7 +322,7 @@ def test_misspelt_nested_key_is_named_with_its_path(tmp_path):
         ("    Bug report: false", "    Bug report: no way", "Bug report: no way",
          "knowledge.escalate_without_source.Bug report", 'must be true or false, got "no way"'),
         ("  - {reason: vip, group: senior}", "  - {reason: vip, group: 102}", "group: 102",
-         "escalations[3].group", "must be the name of a group defined in groups"),
+         "escalations[4].group", "must be the name of a group defined in groups"),
         ("    user_tags: [vip]", "    user_tags: [vip, no]", "user_tags: [vip, no]",
          "customer.vip.user_tags[1]", "must be text, got false (quote it"),
     ],

@@ -53,9 +53,10 @@ def decision(category: str = "Billing") -> Decision:
                     group_key=category, group_id=110, tags=())
 
 
-def draft(ctx: CustomerContext | None = None, category: str = "Billing", tk: Ticket | None = None):
-    return build_draft_request(tk or ticket(), ctx or context(), triage(category), decision(category),
-                               LIBRARY, POLICY)
+def draft(ctx: CustomerContext | None = None, category: str = "Billing", tk: Ticket | None = None,
+          language: str = "de"):
+    return build_draft_request(tk or ticket(), ctx or context(), triage(category, language),
+                               decision(category), LIBRARY, POLICY)
 
 
 def system_and_user(request) -> tuple[str, str]:
@@ -164,19 +165,25 @@ def test_draft_uses_category_template_and_word_limit():
     assert request.max_words == 200
 
 
-def test_draft_for_another_category_uses_its_own_template():
+def test_draft_for_another_category_names_its_own_guidance_after_the_system_message():
     request = draft(category="Technical")
-    system, _ = system_and_user(request)
+    system, user = system_and_user(request)
     assert LIBRARY.for_category("Technical").instructions in system
-    assert LIBRARY.for_category("Billing").instructions not in system
-    assert "under 250 words" in system
+    assert user.startswith("This ticket: category Technical;")
+    assert "Follow the Technical guidance. Keep the reply under 250 words." in user
     assert request.template_id == "technical"
 
 
-def test_draft_system_fills_company_tone_and_language():
-    system, _ = system_and_user(draft())
+def test_draft_system_message_is_the_same_for_every_ticket():
+    """Provider-side prompt caching serves an identical prefix: nothing per ticket (category,
+    language, customer, ticket) may be in the system message."""
+    system, user = system_and_user(draft())
+    other_system, other_user = system_and_user(draft(category="Technical", language="fr"))
+    assert system == other_system and user != other_user
     assert POLICY.company_name in system and POLICY.company_tone in system
-    assert "(de)" in system
+    for category in CATEGORIES:
+        assert LIBRARY.for_category(category).instructions in system
+    assert "ISO 639-1 code de" in user and "de" not in re.findall(r"\b\w\w\b", system)
     assert not re.search(r"\{(company|tone|language)\}", system)
 
 

@@ -200,7 +200,7 @@ def test_keyword_in_subject_counts():
 def test_frustrated_goes_to_empathy():
     decision = decide(triage(frustrated=True))
     assert decision.reason_codes == ("frustrated",)
-    assert decision.reasons[0].detail == "customer sounds frustrated"
+    assert decision.reasons[0].detail == "customer sounds frustrated: seen by the model's sentiment"
     assert (decision.group_key, decision.group_id) == ("empathy", EMPATHY)
 
 

@@ -54,7 +54,13 @@ class HybridEngine:
             "confidence": local.triage.confidence,
             "model": local.model,
         }
-        return replace(remote, engine=remote.engine or self.remote.provider, local_opinion=opinion)
+        # The LLM decides the triage, but the local detector's intents still count: any
+        # detector that sees a refund or a takeover is enough to escalate it.
+        merged = replace(remote.triage, intents=remote.triage.intents + local.triage.intents)
+        return replace(
+            remote, triage=merged, engine=remote.engine or self.remote.provider,
+            local_opinion=opinion,
+        )
 
     def draft(self, request: DraftRequest) -> DraftResult:
         if self.drafts == "local" and request.triaged_by == self.local.provider:

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import yaml
 
-from bot.decisions import DraftResult, Sentiment, Triage, TriageResult, Usage
+from bot.decisions import DraftResult, IntentSignal, Sentiment, Triage, TriageResult, Usage
 from bot.errors import SettingsError
 from bot.llm.base import DraftRequest, TriageRequest
 from bot.llm.offline_drafts import TemplateDrafter
-from bot.triage.model import TriageModel
+from bot.triage.evidence import quote_for
+from bot.triage.model import Prediction, TriageModel
 from bot.triage.signals import LanguageDetector, Lexicon, MoodReader, normalise
 
 _WORD = re.compile(r"[^\W_]")  # a letter or a digit, in any script
@@ -53,6 +54,11 @@ class OfflineEngine:
                 min_stopword_hits=int(language.get("min_hits", 2)),
             )
             drafts = config["drafts"]
+            # Probability at or above which an intent head fires; tuned on development tickets.
+            self._intent_thresholds = {
+                str(name): float(value)
+                for name, value in ((config.get("intents") or {}).get("thresholds") or {}).items()
+            }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SettingsError(f"offline config is malformed: {exc!r}") from None
         self._drafter = TemplateDrafter(drafts, self.model)
@@ -99,6 +105,12 @@ class OfflineEngine:
             reasons.append(f"Sentiment {mood.label} ({_quoted(mood.words)}).")
         if mood.frustrated:
             reasons.append(f"Frustration signs: {_quoted(mood.signs)}.")
+        signals = self._intent_signals(raw, prediction)
+        if mood.frustrated:
+            signals.append(IntentSignal("frustrated", self.signal_source, ", ".join(mood.signs)))
+        scored = [f"{name} {p:.2f}" for name, p in sorted(prediction.intents.items()) if p >= 0.2]
+        if scored:
+            reasons.append(f"Intent scores: {', '.join(scored)}.")
 
         triage = Triage(
             category=category,
@@ -110,8 +122,20 @@ class OfflineEngine:
             reasoning=" ".join(reasons),
             sentiment=Sentiment(label=mood.label, frustrated=mood.frustrated),
             language=language,
+            intents=tuple(signals),
         )
         return TriageResult(triage=triage, model=self.model, usage=Usage(), engine=self.provider)
+
+    signal_source = "local"
+
+    def _intent_signals(self, raw: str, prediction: Prediction) -> list[IntentSignal]:
+        signals = []
+        for name, probability in sorted(prediction.intents.items()):
+            threshold = self._intent_thresholds.get(name, 0.5)
+            if probability >= threshold:
+                quote = quote_for(raw, prediction.intent_terms.get(name, ()))
+                signals.append(IntentSignal(name, self.signal_source, quote))
+        return signals
 
     def _nothing_to_read(self) -> TriageResult:
         """No words at all (an attachment-only e-mail, an empty form): no model has an opinion,

@@ -21,6 +21,12 @@ RESPONSE_FORMAT = {
     "json_schema": {"name": "triage", "strict": True, "schema": TRIAGE_JSON_SCHEMA},
 }
 DRAFT_TEMPERATURE = 0.3
+# Output caps, so a model that rambles (or loops) costs a bounded amount. The triage JSON with
+# its five intent quotes is about 250 tokens; a draft is capped by its template's word limit,
+# at about 3 tokens a word to leave room for other languages and the citations.
+TRIAGE_MAX_TOKENS = 700
+DRAFT_TOKENS_PER_WORD = 3
+DRAFT_MAX_TOKENS = 1200  # a template with no word limit
 # OpenAI echoes a masked key in 401 messages ("Incorrect API key provided: sk-ab***yz").
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_*\-.]{3,}")
 
@@ -53,7 +59,9 @@ class OpenAIProvider:
 
     def triage(self, request: TriageRequest) -> TriageResult:
         messages = [dict(m) for m in request.messages]
-        completion = self._create(messages, temperature=0, response_format=RESPONSE_FORMAT)
+        completion = self._create(
+            messages, temperature=0, response_format=RESPONSE_FORMAT, max_tokens=TRIAGE_MAX_TOKENS
+        )
         usage = _usage(completion)
         triage, raw, error = _parse(completion)
         if triage is not None:
@@ -70,7 +78,9 @@ class OpenAIProvider:
                 ),
             },
         ]
-        completion = self._create(repair, temperature=0, response_format=RESPONSE_FORMAT)
+        completion = self._create(
+            repair, temperature=0, response_format=RESPONSE_FORMAT, max_tokens=TRIAGE_MAX_TOKENS
+        )
         usage = usage + _usage(completion)
         triage, _, second_error = _parse(completion)
         if triage is not None:
@@ -86,7 +96,9 @@ class OpenAIProvider:
 
     def draft(self, request: DraftRequest) -> DraftResult:
         messages = [dict(m) for m in request.messages]
-        completion = self._create(messages, temperature=DRAFT_TEMPERATURE)
+        completion = self._create(
+            messages, temperature=DRAFT_TEMPERATURE, max_tokens=draft_max_tokens(request.max_words)
+        )
         message = _first_message(completion)
         text = (getattr(message, "content", None) or "").strip()
         if not text:
@@ -131,6 +143,12 @@ class OpenAIProvider:
         if self._api_key:
             text = text.replace(self._api_key, "[redacted]")
         return _KEY_LIKE.sub("sk-[redacted]", text)
+
+
+def draft_max_tokens(max_words: int | None) -> int:
+    if not max_words:
+        return DRAFT_MAX_TOKENS
+    return max(200, max_words * DRAFT_TOKENS_PER_WORD + 100)
 
 
 def _error_message(exc: openai.APIStatusError) -> str:

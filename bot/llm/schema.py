@@ -10,8 +10,43 @@ import json
 import math
 import re
 
-from bot.decisions import SENTIMENTS, Sentiment, Triage
+from bot.decisions import INTENTS, SENTIMENTS, IntentSignal, Sentiment, Triage, clip_evidence
 from bot.domain import CATEGORIES
+
+_INTENT_MEANINGS = {
+    "security": "the customer believes their account, data or money is at risk from someone else "
+    "(account takeover, unauthorised access or charges, breach, fraud, phishing)",
+    "legal": "a lawyer, legal action, a regulator or consumer body, a data-protection request, "
+    "or a threat to dispute the charge with the bank",
+    "refund": "the customer wants money back or a charge undone, whatever the words",
+    "churn": "the customer cancels or threatens to leave: ending the subscription or account, "
+    "not renewing, switching to a competitor, a last chance",
+    "frustrated": "the customer is visibly upset, angry, sarcastic or repeating themselves",
+}
+INTENTS_JSON_SCHEMA: dict = {
+    "type": "object",
+    "description": "Escalation signals: for each, whether the ticket shows it, by meaning and in "
+    "any language, and the customer's own words that show it.",
+    "properties": {
+        intent: {
+            "type": "object",
+            "description": f"{intent}: {_INTENT_MEANINGS[intent]}.",
+            "properties": {
+                "detected": {"type": "boolean"},
+                "evidence": {
+                    "type": "string",
+                    "description": "A short quote (at most 20 words) from the ticket that shows "
+                    "it, in the customer's language; empty when not detected.",
+                },
+            },
+            "required": ["detected", "evidence"],
+            "additionalProperties": False,
+        }
+        for intent in INTENTS
+    },
+    "required": list(INTENTS),
+    "additionalProperties": False,
+}
 
 # Strict structured outputs accept only a subset of JSON Schema; numeric bounds are stated in
 # descriptions (and enforced by `parse_triage`) rather than with minimum/maximum keywords.
@@ -55,6 +90,7 @@ TRIAGE_JSON_SCHEMA: dict = {
             "type": "string",
             "description": "ISO 639-1 code of the customer's language, e.g. en, es, fr.",
         },
+        "intents": INTENTS_JSON_SCHEMA,
     },
     "required": [
         "category",
@@ -64,12 +100,15 @@ TRIAGE_JSON_SCHEMA: dict = {
         "reasoning",
         "sentiment",
         "language",
+        "intents",
     ],
     "additionalProperties": False,
 }
 
 _KEYS = frozenset(TRIAGE_JSON_SCHEMA["required"])
 _SENTIMENT_KEYS = frozenset(TRIAGE_JSON_SCHEMA["properties"]["sentiment"]["required"])
+_INTENT_KEYS = frozenset(INTENTS)
+_SIGNAL_KEYS = frozenset(("detected", "evidence"))
 # Models not bound by strict mode (or OpenAI-compatible servers that ignore it) like fences.
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 
@@ -162,15 +201,37 @@ def parse_triage(text: str) -> Triage:
     if not language.strip():
         raise InvalidModelOutput("language must be a non-empty ISO 639-1 code")
 
+    signals = _parse_intents(obj["intents"])
+    frustrated = sentiment["frustrated"] or any(s.intent == "frustrated" for s in signals)
+    if frustrated and not any(s.intent == "frustrated" for s in signals):
+        signals.append(IntentSignal("frustrated", "llm", ""))
     return Triage(
         category=category,
         priority=priority,
         escalate=obj["escalate"],
         confidence=float(confidence),
         reasoning=obj["reasoning"].strip(),
-        sentiment=Sentiment(label=sentiment["label"], frustrated=sentiment["frustrated"]),
+        sentiment=Sentiment(label=sentiment["label"], frustrated=frustrated),
         language=language.strip().lower(),
+        intents=tuple(signals),
     )
+
+
+def _parse_intents(intents: object) -> list[IntentSignal]:
+    _require(intents, dict, "intents", "an object")
+    assert isinstance(intents, dict)
+    _check_keys(intents, _INTENT_KEYS, "intents")
+    signals = []
+    for intent in INTENTS:
+        field = f"intents.{intent}"
+        signal = intents[intent]
+        _require(signal, dict, field, "an object")
+        _check_keys(signal, _SIGNAL_KEYS, field)
+        _require(signal["detected"], bool, f"{field}.detected", "a boolean")
+        _require(signal["evidence"], str, f"{field}.evidence", "a string")
+        if signal["detected"]:
+            signals.append(IntentSignal(intent, "llm", clip_evidence(signal["evidence"])))
+    return signals
 
 
 def fallback_triage(error: str) -> Triage:

@@ -56,6 +56,9 @@ def assemble(recipe: dict, root: Path = PROJECT_ROOT) -> tuple[list[LabelledTick
             by_intent: dict[str, list[LabelledTicket]] = {}
             for ticket in read_tickets(path, columns, {label: label for label in mapping}):
                 by_intent.setdefault(ticket.category, []).append(ticket)
+            # `intents`: which escalation intents a source intent shows. A source with this
+            # section is labelled for all of them: an intent it does not list shows none.
+            signals = source.get("intents")
             chosen = []
             for intent in sorted(by_intent):
                 category = mapping[intent]
@@ -64,7 +67,10 @@ def assemble(recipe: dict, root: Path = PROJECT_ROOT) -> tuple[list[LabelledTick
                 examples = by_intent[intent]
                 if cap and len(examples) > cap:
                     examples = rng.sample(examples, cap)
-                chosen += [LabelledTicket(t.subject, t.body, category) for t in examples]
+                shown = None if signals is None else frozenset(signals.get(intent) or ())
+                chosen += [
+                    LabelledTicket(t.subject, t.body, category, intents=shown) for t in examples
+                ]
         tickets += chosen
         summary[source["file"]] = dict(sorted(Counter(t.category for t in chosen).items()))
     return tickets, summary
@@ -91,7 +97,8 @@ def build(recipe_path: Path = DEFAULT_RECIPE, out: Path = DEFAULT_MODEL_DIR, pro
 def data_digest(tickets) -> str:
     h = hashlib.sha256()
     for t in tickets:
-        h.update(f"{t.category}\x1f{t.subject}\x1f{t.body}\x1e".encode())
+        intents = ",".join(sorted(t.intents)) if t.intents is not None else "?"
+        h.update(f"{t.category}\x1f{t.subject}\x1f{t.body}\x1f{intents}\x1e".encode())
     return h.hexdigest()[:16]
 
 

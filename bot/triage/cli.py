@@ -178,7 +178,8 @@ def register(main: click.Group, settings_factory) -> None:
         try:
             # The local engine reads the ticket only: no prompt to build for it.
             report = evaluate_engine(llm, tickets, threshold,
-                                     build_request if engine != "offline" else None, prices)
+                                     build_request if engine != "offline" else None, prices,
+                                     policy=policy)
         except BotError as exc:  # the LLM failed (rate limit, credentials...): nothing to report
             raise click.ClickException(f"{engine} triage failed: {exc}") from None
         _echo_json(report)

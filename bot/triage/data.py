@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.decisions import SENTIMENTS
+from bot.decisions import INTENTS, SENTIMENTS
 from bot.domain import CATEGORIES, category_named
 
 DROP = "-"  # `--map "wontfix=-"`: leave tickets with this label out
@@ -35,6 +35,9 @@ class LabelledTicket:
     language: str | None = None  # ISO 639-1, when the data has it
     sentiment: str | None = None  # one of SENTIMENTS, when the data has it (eval only)
     frustrated: bool | None = None  # when the data has it: eval, and train's frustration head
+    # The escalation intents it shows (bot.decisions.INTENTS), when the data is labelled for
+    # them; None: unknown (not "none"), and left out of the intent detector's training.
+    intents: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,8 @@ def label_records(
                 priority=_priority(record.get("priority"), where, line),
                 language=_text(record.get("language")).lower() or None,
                 sentiment=_sentiment(record.get("sentiment"), where, line),
-                frustrated=_flag(record.get("frustrated"), where, line),
+                frustrated=_frustrated(record, where, line),
+                intents=_intents(record.get("intents"), where, line),
             )
         )
     if unknown:
@@ -222,6 +226,32 @@ def _flag(value: object, where: str, line: int) -> bool | None:
     if text in ("false", "0", "no"):
         return False
     raise DataError(f"{where}, line {line}: frustrated must be true or false, got {value!r}")
+
+
+def _intents(value: object, where: str, line: int) -> frozenset[str] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):  # a CSV cell: "refund;churn"
+        value = [v for v in value.replace(",", ";").split(";") if v.strip()]
+    if not isinstance(value, list):
+        raise DataError(f"{where}, line {line}: intents must be a list, got {value!r}")
+    names = [str(v).strip().lower() for v in value]
+    unknown = sorted(set(names) - set(INTENTS))
+    if unknown:
+        raise DataError(
+            f"{where}, line {line}: unknown intent(s) {', '.join(unknown)}; use {', '.join(INTENTS)}"
+        )
+    return frozenset(names)
+
+
+def _frustrated(record: Mapping[str, object], where: str, line: int) -> bool | None:
+    """The `frustrated` flag, or what the ticket's `intents` say about it."""
+    flag = _flag(record.get("frustrated"), where, line)
+    if flag is None:
+        intents = _intents(record.get("intents"), where, line)
+        if intents is not None:
+            return "frustrated" in intents
+    return flag
 
 
 def parse_text_cols(value: str) -> tuple[str, ...]:

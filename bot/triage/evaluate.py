@@ -19,9 +19,12 @@ def evaluate_engine(
     threshold: float,
     build_request: Callable[[Ticket], TriageRequest] | None = None,
     prices=None,
+    policy=None,
 ) -> dict:
     """`build_request`: the real prompts, for an engine that calls an LLM (the local engine
-    reads only the ticket). `prices`: a PriceTable, to report what the LLM calls cost."""
+    reads only the ticket). `prices`: a PriceTable, to report what the LLM calls cost.
+    `policy`: to report the escalation intents (its keyword lists plus the engine's detector),
+    where the tickets are labelled for them."""
     outcomes = []
     for number, labelled in enumerate(tickets, start=1):
         ticket = Ticket(id=str(number), subject=labelled.subject, description=labelled.body)
@@ -69,6 +72,12 @@ def evaluate_engine(
     frustrated = [(t.frustrated, r.sentiment.frustrated) for t, r in pairs if t.frustrated is not None]
     if frustrated:
         report["frustrated"] = _binary(frustrated)
+    if policy is not None:
+        from bot.triage.intent_eval import intent_report
+
+        intents = intent_report(tickets, results, policy)
+        if intents:
+            report["intents"] = intents
     return report
 
 

@@ -16,6 +16,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from bot.reply_text import new_text
+
 _CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _URL = re.compile(r"https?://\S+")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
@@ -29,11 +31,12 @@ MAX_BODY_CHARS = 4000  # beyond this, long logs add noise and cost, not signal
 
 def prepare(subject: str, body: str, subject_weight: int = 2) -> str:
     """The text the model sees: the subject (repeated, as it is the densest part) and the body
-    with code blocks, URLs, e-mail addresses, quoted replies and numbers reduced to markers.
+    with code blocks, URLs, e-mail addresses and numbers reduced to markers, and without the
+    earlier mail a reply quotes (bot.reply_text).
 
     Generic on purpose: it runs on support tickets and on GitHub issues alike.
     """
-    body = _HTML_COMMENT.sub(" ", body or "")
+    body = _HTML_COMMENT.sub(" ", new_text(body or ""))
     body = _QUOTED_LINE.sub(" ", body)
     body = _CODE_BLOCK.sub(" codeblock ", body)
     body = body[:MAX_BODY_CHARS]

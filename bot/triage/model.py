@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from bot.decisions import INTENTS
 from bot.domain import CATEGORIES
 from bot.triage.data import DataError, LabelledTicket
 from bot.triage.features import MARKERS, FeatureSpace
@@ -34,6 +35,10 @@ DEFAULT_BLOCKS = (
 
 
 PARALLEL_FROM = 2000  # tickets
+# The intents the model learns to detect (frustration has its own head, trained on the
+# `frustrated` flag, which more data carries).
+DETECTED_INTENTS: tuple[str, ...] = tuple(i for i in INTENTS if i != "frustrated")
+MIN_INTENT_POSITIVES = 10
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class Prediction:
     priority: int | None  # None: the model has no priority head; the caller decides
     frustration: float | None  # probability the customer is frustrated; None: no such head
     evidence: tuple[str, ...]  # the words that weighed most for `category`
+    # Probability of each escalation intent the model has a head for, and the words that
+    # weighed most for it (what the note quotes the sentence around).
+    intents: dict[str, float] = field(default_factory=dict)
+    intent_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +78,8 @@ class TriageModel:
     priority_intercept: np.ndarray | None = None
     frustration_coef: np.ndarray | None = None  # (2, features): not frustrated, frustrated
     frustration_intercept: np.ndarray | None = None
+    # intent -> ((2, features) weights, (2,) intercept): not shown, shown
+    intent_heads: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)  # name, training data digest, cross-validation
 
     @property
@@ -90,9 +101,14 @@ class TriageModel:
         if self.frustration_coef is not None:
             f_logits = np.asarray(x @ self.frustration_coef.T) + self.frustration_intercept
             frustration = [round(float(v), 4) for v in softmax(f_logits, axis=1)[:, 1]]
+        intent_probs = {
+            name: softmax(np.asarray(x @ coef.T) + intercept, axis=1)[:, 1]
+            for name, (coef, intercept) in self.intent_heads.items()
+        }
         out = []
         for row, (p, priority, frustrated) in enumerate(zip(probs, priorities, frustration, strict=True)):
             best = int(p.argmax())
+            intents = {name: round(float(v[row]), 4) for name, v in intent_probs.items()}
             out.append(
                 Prediction(
                     category=self.labels[best],
@@ -100,13 +116,18 @@ class TriageModel:
                     probabilities={label: round(float(v), 4) for label, v in zip(self.labels, p, strict=True)},
                     priority=priority,
                     frustration=frustrated,
-                    evidence=self._evidence(x.getrow(row), best),
+                    evidence=self._evidence(x.getrow(row), self.coef[best]),
+                    intents=intents,
+                    intent_terms={
+                        name: self._evidence(x.getrow(row), self.intent_heads[name][0][1], limit=6)
+                        for name in intents
+                    },
                 )
             )
         return out
 
-    def _evidence(self, row, label_index: int, limit: int = 4) -> tuple[str, ...]:
-        contributions = row.data * self.coef[label_index, row.indices]
+    def _evidence(self, row, weights: np.ndarray, limit: int = 4) -> tuple[str, ...]:
+        contributions = row.data * weights[row.indices]
         order = np.argsort(-contributions, kind="stable")
         words: list[str] = []
         for i in order:
@@ -130,7 +151,8 @@ def train(
         progress(f"fold {number}/{folds} done ({time.monotonic() - started:.1f} s)")
 
     final_job = delayed(_fit_final)(texts, y, [t.priority for t in tickets],
-                                    [t.frustrated for t in tickets], options, len(labels))
+                                    [t.frustrated for t in tickets], options, len(labels),
+                                    [t.intents for t in tickets])
     oof_logits, final = _out_of_fold(texts, y, folds, len(labels), options, fold_done, final_job)
     progress(f"final model trained ({time.monotonic() - started:.1f} s)")
 
@@ -211,16 +233,16 @@ def _fold_logits(train_texts, train_y, test_texts, options: TrainOptions, classe
     return np.asarray(space.transform(test_texts) @ coef.T) + intercept
 
 
-def _fit_final(texts, y, priorities, flags, options: TrainOptions, classes: int) -> dict:
-    """The model on all the data, with its priority and frustration heads where the data has
-    those labels."""
+def _fit_final(texts, y, priorities, flags, options: TrainOptions, classes: int, intents=None) -> dict:
+    """The model on all the data, with its priority, frustration and intent heads where the
+    data has those labels."""
     # One BLAS thread: a multi-threaded sum can round differently with the number of threads,
     # and the same data must give the same model whether it runs here or in a worker process.
     with threadpool_limits(limits=1):
-        return _final_model(texts, y, priorities, flags, options, classes)
+        return _final_model(texts, y, priorities, flags, options, classes, intents or [])
 
 
-def _final_model(texts, y, priorities, flags, options: TrainOptions, classes: int) -> dict:
+def _final_model(texts, y, priorities, flags, options: TrainOptions, classes: int, intents) -> dict:
     space = FeatureSpace.from_params(list(options.blocks), options.subject_weight)
     x = space.fit_transform(texts)
     coef, intercept = _multiclass(_classifier(options).fit(x, y), classes)
@@ -241,8 +263,25 @@ def _final_model(texts, y, priorities, flags, options: TrainOptions, classes: in
         )
         heads.update(frustration_coef=f_coef.astype(np.float32),
                      frustration_intercept=f_intercept.astype(np.float32))
+    heads["intent_heads"] = _intent_heads(x, intents, options)
     return {"space": space, "coef": coef.astype(np.float32),
             "intercept": intercept.astype(np.float32), "heads": heads}
+
+
+def _intent_heads(x, intents, options: TrainOptions) -> dict:
+    """One yes/no head per intent, on the tickets labelled for intents. Balanced class weights:
+    a missed refund costs more than a needless look, and the threshold (config/offline.yaml,
+    tuned on development tickets) sets the trade-off."""
+    known = [i for i, shown in enumerate(intents) if shown is not None]
+    heads = {}
+    for name in DETECTED_INTENTS:
+        labels = [int(name in intents[i]) for i in known]
+        if sum(labels) < MIN_INTENT_POSITIVES or len(labels) - sum(labels) < MIN_INTENT_POSITIVES:
+            continue
+        clf = LogisticRegression(C=options.c, max_iter=3000, solver="lbfgs", class_weight="balanced")
+        coef, intercept = _multiclass(clf.fit(x[known], labels), 2)
+        heads[name] = (coef.astype(np.float32), intercept.astype(np.float32))
+    return heads
 
 
 def _classifier(options: TrainOptions) -> LogisticRegression:

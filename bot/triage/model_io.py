@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.decisions import INTENTS
 from bot.domain import CATEGORIES
 from bot.errors import SettingsError
 from bot.triage.features import Block, FeatureSpace
@@ -33,6 +34,8 @@ def save_model(model: TriageModel, folder: str | Path) -> Path:
         coef, intercept = getattr(model, f"{head}_coef"), getattr(model, f"{head}_intercept")
         if coef is not None and intercept is not None:
             arrays[f"{head}_coef"], arrays[f"{head}_intercept"] = coef, intercept
+    for name, (coef, intercept) in sorted(model.intent_heads.items()):
+        arrays[f"intent_{name}_coef"], arrays[f"intent_{name}_intercept"] = coef, intercept
     blocks = []
     for number, block in enumerate(model.features.blocks):
         vocab_file = f"vocab_{number}.json.gz"
@@ -51,6 +54,7 @@ def save_model(model: TriageModel, folder: str | Path) -> Path:
         "subject_weight": model.features.subject_weight,
         "blocks": blocks,
         "priority_levels": model.priority_levels,
+        "intents": sorted(model.intent_heads),
         "arrays": files,
     }
     manifest["digest"] = _digest(folder, manifest)
@@ -91,6 +95,10 @@ def load_model(folder: str | Path) -> TriageModel:
             priority_intercept=arrays.get("priority_intercept"),
             frustration_coef=arrays.get("frustration_coef"),
             frustration_intercept=arrays.get("frustration_intercept"),
+            intent_heads={
+                name: (arrays[f"intent_{name}_coef"], arrays[f"intent_{name}_intercept"])
+                for name in manifest.get("intents") or ()
+            },
             meta=meta,
         )
         _check(model)
@@ -107,12 +115,18 @@ def _check(model: TriageModel) -> None:
     expected = (len(model.labels), model.features.size)
     if model.coef.shape != expected or model.intercept.shape != expected[:1]:
         raise ValueError(f"weights are {model.coef.shape}, expected {expected}")
+    for name, (coef, intercept) in model.intent_heads.items():
+        if name not in INTENTS or coef.shape != (2, model.features.size) or intercept.shape != (2,):
+            raise ValueError(f"the {name!r} intent head does not fit the model")
     for block in model.features.blocks:
         if block.idf.shape != (block.size,):
             raise ValueError("a vocabulary and its idf weights differ in length")
 
 
-_STRUCTURE = {"format", "labels", "temperature", "subject_weight", "blocks", "priority_levels", "arrays"}
+_STRUCTURE = {
+    "format", "labels", "temperature", "subject_weight", "blocks", "priority_levels", "intents",
+    "arrays",
+}
 
 
 def _array(folder: Path, name: str) -> np.ndarray:
