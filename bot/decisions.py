@@ -26,7 +26,10 @@ class IntentSignal:
 
     intent: str  # one of INTENTS
     source: str  # one of SIGNAL_SOURCES
-    evidence: str  # the customer's own words (or the signs) that show it
+    # What the detector saw, as the note shows it: the customer's words in quotation marks
+    # ('"please reverse the charge"'), or signs described ('"third time", repeated
+    # exclamation marks'); "" when the detector has nothing to quote.
+    evidence: str
 
     def as_dict(self) -> dict:
         return {"intent": self.intent, "source": self.source, "evidence": self.evidence}
@@ -34,6 +37,12 @@ class IntentSignal:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IntentSignal:
         return cls(str(data["intent"]), str(data["source"]), str(data.get("evidence", "")))
+
+
+def quoted(text: str) -> str:
+    """The customer's words as evidence: one line, clipped, in quotation marks ("" if none)."""
+    clipped = clip_evidence(text)
+    return f'"{clipped}"' if clipped else ""
 
 
 def clip_evidence(text: str, limit: int = MAX_EVIDENCE_CHARS) -> str:

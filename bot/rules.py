@@ -16,7 +16,15 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from bot.decisions import INTENTS, Decision, EscalationReason, IntentSignal, Triage, clip_evidence
+from bot.decisions import (
+    INTENTS,
+    MAX_EVIDENCE_CHARS,
+    Decision,
+    EscalationReason,
+    IntentSignal,
+    Triage,
+    clip_evidence,
+)
 from bot.domain import CustomerContext, Ticket, category_slug
 from bot.policy import KEYWORD_LISTS, Policy
 from bot.reply_text import new_text
@@ -146,8 +154,9 @@ def _intent_reason(intent: str, seen: list[IntentSignal]) -> EscalationReason:
         if signal.source == "keywords":
             parts.append(f"mentions {signal.evidence} (keyword list)")
         else:
-            quote = clip_evidence(signal.evidence)
-            shown = f'"{quote}"' if quote and not quote.startswith('"') else quote
+            # Detectors quote and clip their evidence; this only bounds what a stored or
+            # foreign signal could put in a note.
+            shown = clip_evidence(signal.evidence, 2 * MAX_EVIDENCE_CHARS)
             label = _SOURCE_LABELS.get(signal.source, signal.source)
             parts.append(f"{shown} ({label})" if shown else f"seen by the {label}")
     return EscalationReason(intent, f"{_LABELS[intent]}: {'; '.join(parts)}", tuple(sources))

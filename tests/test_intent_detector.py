@@ -106,7 +106,7 @@ def test_the_offline_engine_turns_a_head_above_its_threshold_into_a_quoted_signa
     result = engine.triage(request(Ticket("1", "May invoice", body)))
     (signal,) = [s for s in result.triage.intents if s.intent == "refund"]
     assert signal.source == "local"
-    assert signal.evidence == "Please reverse the duplicate charge on my card."
+    assert signal.evidence == '"Please reverse the duplicate charge on my card."'
     assert "refund" in result.triage.reasoning  # "Intent scores: refund 0.9x."
 
     strict = OfflineEngine({**config, "intents": {"thresholds": {"refund": 1.0}}}, model)
@@ -118,7 +118,9 @@ def test_a_frustrated_ticket_carries_a_frustration_signal_with_its_signs(model):
     engine = OfflineEngine(read_config(PROJECT_ROOT / "config" / "offline.yaml"), model)
     result = engine.triage(request(Ticket("1", "", "Third time I write!!! Nobody answers")))
     (signal,) = [s for s in result.triage.intents if s.intent == "frustrated"]
-    assert signal.source == "local" and "repeated exclamation marks" in signal.evidence
+    assert signal.source == "local"
+    # The customer's phrases quoted, the other signs described.
+    assert '"third time"' in signal.evidence and ", repeated exclamation marks" in signal.evidence
 
 
 def test_quote_for_picks_the_sentence_with_the_most_weighty_terms():

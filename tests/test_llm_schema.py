@@ -53,8 +53,8 @@ def test_detected_intents_become_llm_signals_with_their_quotes():
     assert [(s.intent, s.source) for s in triage.intents] == [
         ("refund", "llm"), ("churn", "llm"), ("frustrated", "llm"),
     ]
-    assert triage.intents[0].evidence == "please reverse the duplicate charge"
-    assert len(triage.intents[1].evidence) <= 160 and triage.intents[1].evidence.endswith("…")
+    assert triage.intents[0].evidence == '"please reverse the duplicate charge"'
+    assert len(triage.intents[1].evidence) <= 162 and triage.intents[1].evidence.endswith('…"')
 
 
 def test_a_frustrated_intent_sets_the_sentiment_flag():
@@ -63,7 +63,7 @@ def test_a_frustrated_intent_sets_the_sentiment_flag():
               intents=llm_intents(frustrated="third time I write"))
     )
     assert triage.sentiment.frustrated is True
-    assert triage.intents == (IntentSignal("frustrated", "llm", "third time I write"),)
+    assert triage.intents == (IntentSignal("frustrated", "llm", '"third time I write"'),)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ def with_signals(*signals: IntentSignal, **kwargs):
 def test_a_refund_seen_only_by_the_local_model_reaches_the_supervisor_with_its_quote():
     quote = "Please reverse the duplicate charge from March 3"
     decision = decide(
-        with_signals(IntentSignal("refund", "local", quote)),
+        with_signals(IntentSignal("refund", "local", f'"{quote}"')),
         ticket("Please reverse the duplicate charge from March 3. Thanks, Ana", "Duplicate"),
     )
     assert decision.reason_codes == ("refund",)
@@ -33,8 +33,8 @@ def test_a_refund_seen_only_by_the_local_model_reaches_the_supervisor_with_its_q
 
 def test_keywords_and_detectors_are_one_reason_that_records_every_source():
     decision = decide(
-        with_signals(IntentSignal("refund", "llm", "I want a refund now"),
-                     IntentSignal("refund", "local", "I want a refund now")),
+        with_signals(IntentSignal("refund", "llm", '"I want a refund now"'),
+                     IntentSignal("refund", "local", '"I want a refund now"')),
         ticket("I want a refund now"),
     )
     (reason,) = decision.reasons
@@ -56,7 +56,7 @@ def test_a_detector_can_add_an_escalation_but_never_remove_a_keyword_one():
 def test_a_non_english_security_report_seen_by_a_detector_goes_to_the_security_queue():
     quote = "alguien cambió el correo de mi cuenta"
     decision = decide(
-        with_signals(IntentSignal("security", "local", quote), category="Account access"),
+        with_signals(IntentSignal("security", "local", f'"{quote}"'), category="Account access"),
         ticket(f"Hola, {quote} y ya no puedo entrar", "Cuenta"),
     )
     assert decision.reason_codes == ("security",)
@@ -66,7 +66,7 @@ def test_a_non_english_security_report_seen_by_a_detector_goes_to_the_security_q
 
 
 def test_churn_has_its_own_reason_group_and_slot_after_refund():
-    churn = IntentSignal("churn", "local", "we will move the team to another tool at renewal")
+    churn = IntentSignal("churn", "local", '"we will move the team to another tool at renewal"')
     alone = decide(with_signals(churn), ticket("we will move the team to another tool at renewal"))
     assert alone.reason_codes == ("churn",)
     assert (alone.group_key, alone.group_id) == ("senior", SENIOR)
@@ -100,6 +100,14 @@ def test_a_frustration_signal_quotes_its_signs_and_goes_to_empathy():
         'customer sounds frustrated: "third time", repeated exclamation marks (local model)'
     )
     assert decision.group_key == "empathy"
+
+
+def test_a_signal_without_words_says_which_detector_saw_it_and_long_ones_are_bounded():
+    decision = decide(with_signals(IntentSignal("legal", "llm", ""),
+                                   IntentSignal("churn", "llm", '"' + "x" * 1000 + '"')))
+    legal, churn = decision.reasons
+    assert legal.detail == "legal threat or data-protection request: seen by the LLM"
+    assert len(churn.detail) < 400 and churn.detail.endswith("… (LLM)")
 
 
 def test_signals_for_unknown_intents_are_ignored():

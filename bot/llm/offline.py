@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.decisions import DraftResult, IntentSignal, Sentiment, Triage, TriageResult, Usage
+from bot.decisions import DraftResult, IntentSignal, Sentiment, Triage, TriageResult, Usage, quoted
 from bot.errors import SettingsError
 from bot.llm.base import DraftRequest, TriageRequest
 from bot.llm.offline_drafts import TemplateDrafter
@@ -107,7 +107,7 @@ class OfflineEngine:
             reasons.append(f"Frustration signs: {_quoted(mood.signs)}.")
         signals = self._intent_signals(raw, prediction)
         if mood.frustrated:
-            signals.append(IntentSignal("frustrated", self.signal_source, ", ".join(mood.signs)))
+            signals.append(IntentSignal("frustrated", self.signal_source, mood.evidence))
         scored = [f"{name} {p:.2f}" for name, p in sorted(prediction.intents.items()) if p >= 0.2]
         if scored:
             reasons.append(f"Intent scores: {', '.join(scored)}.")
@@ -134,7 +134,7 @@ class OfflineEngine:
             threshold = self._intent_thresholds.get(name, 0.5)
             if probability >= threshold:
                 quote = quote_for(raw, prediction.intent_terms.get(name, ()))
-                signals.append(IntentSignal(name, self.signal_source, quote))
+                signals.append(IntentSignal(name, self.signal_source, quoted(quote)))
         return signals
 
     def _nothing_to_read(self) -> TriageResult:

@@ -10,7 +10,7 @@ import json
 import math
 import re
 
-from bot.decisions import INTENTS, SENTIMENTS, IntentSignal, Sentiment, Triage, clip_evidence
+from bot.decisions import INTENTS, SENTIMENTS, IntentSignal, Sentiment, Triage, quoted
 from bot.domain import CATEGORIES
 
 _INTENT_MEANINGS = {
@@ -230,7 +230,7 @@ def _parse_intents(intents: object) -> list[IntentSignal]:
         _require(signal["detected"], bool, f"{field}.detected", "a boolean")
         _require(signal["evidence"], str, f"{field}.evidence", "a string")
         if signal["detected"]:
-            signals.append(IntentSignal(intent, "llm", clip_evidence(signal["evidence"])))
+            signals.append(IntentSignal(intent, "llm", quoted(signal["evidence"])))
     return signals
 
 

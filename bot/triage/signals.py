@@ -89,6 +89,12 @@ class Mood:
     frustrated: bool
     signs: tuple[str, ...]  # why frustrated, for the note's reasoning
     words: tuple[str, ...]  # the sentiment words found
+    phrases: tuple[str, ...] = ()  # the frustration phrases among `signs`: the customer's words
+
+    @property
+    def evidence(self) -> str:
+        """The signs as the note shows them: the customer's phrases quoted, the rest described."""
+        return ", ".join(f'"{s}"' if s in self.phrases else s for s in self.signs)
 
 
 class MoodReader:
@@ -105,7 +111,8 @@ class MoodReader:
     def read(self, text: str, model_score: float | None = None) -> Mood:
         """`model_score`: the triage model's frustration probability, when it has that head."""
         folded = normalise(text)
-        signs = self.phrases.matches(folded)
+        phrases = self.phrases.matches(folded)
+        signs = list(phrases)
         if model_score is not None and model_score >= self.model_threshold:
             signs.append(f"the model's frustration score {model_score:.2f}")
         if self.exclamation.search(text):
@@ -124,4 +131,4 @@ class MoodReader:
             else "positive" if len(positive) > neg_score
             else "neutral"
         )
-        return Mood(label, frustrated, tuple(signs), tuple(negative + positive))
+        return Mood(label, frustrated, tuple(signs), tuple(negative + positive), tuple(phrases))
