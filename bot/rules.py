@@ -16,16 +16,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from bot.decisions import (
-    INTENTS,
-    MAX_EVIDENCE_CHARS,
-    Decision,
-    EscalationReason,
-    IntentSignal,
-    Triage,
-    clip_evidence,
-)
+from bot.decisions import Decision, EscalationReason, Triage
 from bot.domain import CustomerContext, Ticket, category_slug
+from bot.intents import INTENTS, MAX_EVIDENCE_CHARS, IntentSignal, clip_evidence
 from bot.policy import KEYWORD_LISTS, Policy
 from bot.reply_text import new_text
 from bot.vocabulary import BotTag, category_tag, escalation_tag, priority_tag

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.decisions import INTENTS
+from bot.intents import INTENTS
 
 
 def llm_intents(**evidence: str) -> dict:

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from bot.decisions import INTENTS
 from bot.domain import CustomerContext, Ticket
+from bot.intents import INTENTS
 from bot.llm.base import TriageRequest
 from bot.llm.offline import OfflineEngine
 from bot.policy import load_policy

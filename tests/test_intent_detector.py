@@ -5,6 +5,7 @@ sentence as evidence."""
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from bot.domain import CustomerContext, Ticket
@@ -124,7 +125,8 @@ def test_a_frustrated_ticket_carries_a_frustration_signal_with_its_signs(model):
 
 
 def test_quote_for_picks_the_sentence_with_the_most_weighty_terms():
-    text = "Hello,\n> On Monday you wrote: reverse charge\n<p>I love the app.</p> Please reverse the charge of 40 EUR. Bye"
+    text = ("Hello,\n> On Monday you wrote: reverse charge\n<p>I love the app.</p> "
+            "Please reverse the charge of 40 EUR. Bye")
     assert sentences(text)[0] == "Hello,"
     assert quote_for(text, ("reverse the", "charge", "0 eur")) == "Please reverse the charge of 40 EUR."
     assert quote_for(text, ("nothing", "here")) == ""

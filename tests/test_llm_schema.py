@@ -3,8 +3,9 @@ import re
 
 import pytest
 
-from bot.decisions import INTENTS, IntentSignal, Sentiment, Triage
+from bot.decisions import Sentiment, Triage
 from bot.domain import CATEGORIES
+from bot.intents import INTENTS, IntentSignal
 from bot.llm.schema import (
     TRIAGE_JSON_SCHEMA,
     InvalidModelOutput,

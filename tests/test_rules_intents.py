@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.decisions import Decision, EscalationReason, IntentSignal
+from bot.decisions import Decision, EscalationReason
+from bot.intents import IntentSignal
 from bot.rules import intent_signals
 from tests.test_rules import POLICY, SECURITY, SENIOR, SUPERVISOR, decide, ticket, triage
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.decisions import DraftResult, IntentSignal, Sentiment, Triage, TriageResult, Usage, quoted
+from bot.decisions import DraftResult, Sentiment, Triage, TriageResult, Usage
 from bot.errors import SettingsError
+from bot.intents import IntentSignal, quoted
 from bot.llm.base import DraftRequest, TriageRequest
 from bot.llm.offline_drafts import TemplateDrafter
 from bot.triage.evidence import quote_for

@@ -10,8 +10,9 @@ import json
 import math
 import re
 
-from bot.decisions import INTENTS, SENTIMENTS, IntentSignal, Sentiment, Triage, quoted
+from bot.decisions import SENTIMENTS, Sentiment, Triage
 from bot.domain import CATEGORIES
+from bot.intents import INTENTS, IntentSignal, quoted
 
 _INTENT_MEANINGS = {
     "security": "the customer believes their account, data or money is at risk from someone else "

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.decisions import INTENTS, SENTIMENTS
+from bot.decisions import SENTIMENTS
 from bot.domain import CATEGORIES, category_named
+from bot.intents import INTENTS
 
 DROP = "-"  # `--map "wontfix=-"`: leave tickets with this label out
 # Zendesk's four values, and the policy's "lowest" for 5.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from bot.decisions import clip_evidence
+from bot.intents import clip_evidence
 from bot.reply_text import new_text
 
 # Sentence ends, line breaks, and the bullets and separators e-mail clients put between parts.

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.decisions import INTENTS, Triage
+from bot.decisions import Triage
+from bot.intents import INTENTS
 from bot.policy import Policy
 from bot.rules import customer_text, intent_signals
 from bot.triage.data import LabelledTicket
@@ -19,7 +20,7 @@ def intent_report(
     tickets: Sequence[LabelledTicket], triages: Sequence[Triage], policy: Policy
 ) -> dict:
     """Only tickets labelled for intents count (`intents` not None)."""
-    rows = []
+    rows: list[tuple[LabelledTicket, set[str], dict[str, set[str]]]] = []
     for ticket, triage in zip(tickets, triages, strict=True):
         if ticket.intents is None:
             continue
@@ -32,17 +33,17 @@ def intent_report(
         return {}
     report: dict = {"n": len(rows), "per_intent": {}, "per_language": {}}
     for intent in INTENTS:
-        truth = [intent in t.intents for t, _, _ in rows]  # type: ignore[operator]
+        truth = [intent in _labels(t) for t, _, _ in rows]
         entry = _binary(truth, [intent in fired for _, fired, _ in rows])
         for source in ("keywords", "local", "llm"):
             alone = [intent in by.get(source, ()) for _, _, by in rows]
             if any(alone):
                 entry[f"{source}_alone"] = _binary(truth, alone)
         entry["missed"] = [
-            _headline(t) for t, fired, _ in rows if intent in t.intents and intent not in fired  # type: ignore[operator]
+            _headline(t) for t, fired, _ in rows if intent in _labels(t) and intent not in fired
         ][:MISSED_SHOWN]
         entry["false_alarms"] = [
-            _headline(t) for t, fired, _ in rows if intent in fired and intent not in t.intents  # type: ignore[operator]
+            _headline(t) for t, fired, _ in rows if intent in fired and intent not in _labels(t)
         ][:MISSED_SHOWN]
         report["per_intent"][intent] = entry
     for language in sorted({t.language or "?" for t, _, _ in rows}):
@@ -53,11 +54,15 @@ def intent_report(
         report["per_language"][language] = {
             "n": len(subset),
             "all_intents_found": _share(
-                t.intents <= fired for t, fired in subset if t.intents  # type: ignore[operator]
+                _labels(t) <= fired for t, fired in subset if _labels(t)
             ),
             "escalation": _binary(truth, [bool(fired) for _, fired in subset]),
         }
     return report
+
+
+def _labels(ticket: LabelledTicket) -> frozenset[str]:
+    return ticket.intents or frozenset()
 
 
 def _headline(ticket: LabelledTicket) -> str:

@@ -20,10 +20,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from bot.decisions import INTENTS
 from bot.domain import CATEGORIES
 from bot.triage.data import DataError, LabelledTicket
 from bot.triage.features import MARKERS, FeatureSpace
+from bot.triage.intent_heads import intent_heads
 from bot.triage.metrics import classification_report, expected_calibration_error, fit_temperature
 
 DEFAULT_BLOCKS = (
@@ -35,10 +35,6 @@ DEFAULT_BLOCKS = (
 
 
 PARALLEL_FROM = 2000  # tickets
-# The intents the model learns to detect (frustration has its own head, trained on the
-# `frustrated` flag, which more data carries).
-DETECTED_INTENTS: tuple[str, ...] = tuple(i for i in INTENTS if i != "frustrated")
-MIN_INTENT_POSITIVES = 10
 
 
 @dataclass(frozen=True)
@@ -263,25 +259,9 @@ def _final_model(texts, y, priorities, flags, options: TrainOptions, classes: in
         )
         heads.update(frustration_coef=f_coef.astype(np.float32),
                      frustration_intercept=f_intercept.astype(np.float32))
-    heads["intent_heads"] = _intent_heads(x, intents, options)
+    heads["intent_heads"] = intent_heads(x, intents, options.c)
     return {"space": space, "coef": coef.astype(np.float32),
             "intercept": intercept.astype(np.float32), "heads": heads}
-
-
-def _intent_heads(x, intents, options: TrainOptions) -> dict:
-    """One yes/no head per intent, on the tickets labelled for intents. Balanced class weights:
-    a missed refund costs more than a needless look, and the threshold (config/offline.yaml,
-    tuned on development tickets) sets the trade-off."""
-    known = [i for i, shown in enumerate(intents) if shown is not None]
-    heads = {}
-    for name in DETECTED_INTENTS:
-        labels = [int(name in intents[i]) for i in known]
-        if sum(labels) < MIN_INTENT_POSITIVES or len(labels) - sum(labels) < MIN_INTENT_POSITIVES:
-            continue
-        clf = LogisticRegression(C=options.c, max_iter=3000, solver="lbfgs", class_weight="balanced")
-        coef, intercept = _multiclass(clf.fit(x[known], labels), 2)
-        heads[name] = (coef.astype(np.float32), intercept.astype(np.float32))
-    return heads
 
 
 def _classifier(options: TrainOptions) -> LogisticRegression:

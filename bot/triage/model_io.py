@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.decisions import INTENTS
 from bot.domain import CATEGORIES
 from bot.errors import SettingsError
+from bot.intents import INTENTS
 from bot.triage.features import Block, FeatureSpace
 from bot.triage.model import TriageModel
 
