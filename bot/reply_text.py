@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_QUOTED_LINE = re.compile(r"^\s*>")
+QUOTED_LINE = re.compile(r"^\s*>")
 # A line that starts the quoted or forwarded part of a reply: everything from it on goes.
 REPLY_HEADER = re.compile(
     r"^\s*(?:"
@@ -39,7 +39,7 @@ def new_text(body: str) -> str:
     for line in body.replace("\r\n", "\n").split("\n"):
         if REPLY_HEADER.match(line):
             break
-        if not _QUOTED_LINE.match(line):
+        if not QUOTED_LINE.match(line):
             kept.append(line)
     text = "\n".join(kept).strip()
     return text if text else body

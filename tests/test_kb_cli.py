@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.db import make_engine
+from bot.kb.calibration import load_calibration
 from bot.kb.store import ArticleStore
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "kb" / "help_center.jsonl"
@@ -127,3 +128,36 @@ def test_commands_on_a_database_without_the_tables_say_to_upgrade(monkeypatch, t
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
     result = CliRunner().invoke(main, ["kb", "status"])
     assert result.exit_code == 1 and "python -m bot db upgrade" in result.output
+
+
+def test_eval_reads_tickets_and_calibrate_writes_a_model_eval_then_uses(cli, tmp_path):
+    tickets = tmp_path / "tickets.jsonl"
+    lines = [
+        {"subject": "forgot password", "body": "Hi,\nI forgot my password.\nThanks,\nAnn", "article_ids": ["102"]},
+        {"subject": "new card", "body": "My card expired, how do I pay with another one?", "article_ids": ["101"]},
+        {"subject": "Antarctica", "body": "Do you ship to Antarctica?", "article_ids": [], "language": "en"},
+        {"subject": "password reset link", "body": "The reset link expired.", "article_ids": ["102"]},
+    ]
+    tickets.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "calibration.yaml"
+    result = cli("kb", "calibrate", str(tickets), "--articles", str(FIXTURE), "--ranking", "bm25",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["written"] == str(out) and report["models"]["bm25"]["right"] == 3
+    assert "bm25" in load_calibration(out) and "hybrid" not in load_calibration(out)
+
+    result = cli("kb", "eval", str(tickets), "--articles", str(FIXTURE), "--show-misses")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert (figures["answerable"], figures["unanswerable"], figures["recall@1"]) == (3, 1, 1.0)
+    assert {"answerable_with_source", "top_source_correct", "unanswerable_without_source",
+            "unanswerable_sourced", "misses_at_1", "calibrated"} <= figures.keys()
+
+
+def test_calibrate_needs_right_and_wrong_hits(cli, tmp_path):
+    tickets = tmp_path / "tickets.jsonl"
+    tickets.write_text(json.dumps({"subject": "x", "body": "zzz qqq", "article_ids": []}) + "\n")
+    result = cli("kb", "calibrate", str(tickets), "--articles", str(FIXTURE), "--ranking", "bm25",
+                 "--out", str(tmp_path / "c.yaml"))
+    assert result.exit_code == 1 and "both right and wrong" in result.output

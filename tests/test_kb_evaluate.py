@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.kb.chunks import Passage
-from bot.kb.evaluate import EvalFileError, Question, evaluate, read_questions
+from bot.kb.evaluate import EvalFileError, Question, calibration_rows, evaluate, read_questions
 from bot.kb.index import Hit
 from bot.kb.model import Article
 
@@ -23,9 +23,11 @@ class FakeSearch:
     def __init__(self, results: dict[str, list[Hit]]):
         self.results = results
         self.calls: list[tuple[str, int]] = []
+        self.languages: list[str | None] = []
 
-    def __call__(self, query: str, k: int) -> list[Hit]:
+    def __call__(self, query: str, k: int, language: str | None = None) -> list[Hit]:
         self.calls.append((query, k))
+        self.languages.append(language)
         return self.results.get(query, [])[:k]
 
 
@@ -68,7 +70,7 @@ def test_every_bad_line_is_named_with_its_number(tmp_path):
     for number in range(2, 8):
         assert f"line {number}:" in message
     assert "line 1:" not in message
-    assert "line 3: 'question'" in message
+    assert "line 3: needs a non-empty `question`, or a `subject` or `body`" in message
     assert "line 4: `question` must be a non-empty string" in message
     assert "line 5: `article_ids` must be a list" in message
     assert "line 7: `question` must be a non-empty string" in message
@@ -115,6 +117,7 @@ def test_metrics_on_a_hand_worked_example():
             {"line": 2, "question": "q2", "rank": 2, "top": ["B"]},
             {"line": 3, "question": "q3", "rank": None, "top": ["B"]},
         ],
+        "unanswerable_sourced": [{"line": 4, "question": "u1", "top": ["B"]}],
     }
     # Answerable questions search to the default depth, unanswerable ones only need the top hit.
     assert search.calls == [("q1", 10), ("q2", 10), ("q3", 10), ("u1", 1), ("u2", 1), ("u3", 1)]
@@ -159,3 +162,54 @@ def test_recall_is_the_share_of_a_questions_relevant_articles_found():
     result = evaluate([q("q", "A", "B")], search, min_relevance=0.5)
     assert (result["recall@1"], result["recall@3"], result["mrr"]) == (0.5, 1.0, 1.0)
     assert result["misses_at_1"] == []
+
+
+# -- ticket-shaped files --------------------------------------------------------------------
+
+
+def test_ticket_lines_are_searched_with_the_pipelines_query_in_their_language(tmp_path):
+    path = tmp_path / "tickets.jsonl"
+    path.write_text(
+        json.dumps({"subject": "Port greyed out", "article_ids": ["7"], "language": "de",
+                    "body": "Hi team,\nThe port menu is greyed out.\n\nThanks,\nAnn\n> old quoted mail"})
+        + "\n" + json.dumps({"subject": "", "body": "Do you sell gift cards?", "article_ids": [],
+                             "note": "free text for the author, ignored"}) + "\n",
+        encoding="utf-8",
+    )
+    questions = read_questions(path)
+    assert questions == [
+        Question("Port greyed out\nPort greyed out\nThe port menu is greyed out.", ("7",), 1, "de"),
+        Question("Do you sell gift cards?", (), 2, None),
+    ]
+    search = FakeSearch({questions[0].text: [hit("7", 0.9)]})
+    result = evaluate(questions, search, min_relevance=0.5)
+    assert search.languages == ["de", None]
+    assert (result["recall@1"], result["answerable_with_source"], result["top_source_correct"]) == (1.0, 1.0, 1.0)
+    assert result["unanswerable_without_source"] == 1.0
+
+
+def test_bad_ticket_lines_are_named(tmp_path):
+    path = tmp_path / "tickets.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"subject": "", "body": "  ", "article_ids": []}),
+        json.dumps({"subject": 3, "body": "x"}),
+        json.dumps({"subject": "s", "language": 7}),
+    ]) + "\n")
+    with pytest.raises(EvalFileError) as err:
+        read_questions(path)
+    message = str(err.value)
+    assert "line 1: needs a non-empty `question`, or a `subject` or `body`" in message
+    assert "line 2: `subject` and `body` must be strings" in message
+    assert "line 3: `language` must be a string" in message
+
+
+def test_calibration_rows_label_each_hit_by_the_questions_articles():
+    a, b = hit("A", 0.9), hit("B", 0.4)
+    a = Hit(a.article, a.passage, a.score, a.relevance, features={"score": 0.9, "margin": 0.5, "title": 1.0})
+    b = Hit(b.article, b.passage, b.score, b.relevance, features={"score": 0.4, "margin": 0.4, "title": 0.0})
+    search = FakeSearch({"q": [a, b], "u": [b]})
+    rows, labels = calibration_rows([q("q", "A"), q("u")], search, depth=3)
+    assert rows == [{"score": 0.9, "margin": 0.5, "title": 1.0}, {"score": 0.4, "margin": 0.4, "title": 0.0},
+                    {"score": 0.4, "margin": 0.4, "title": 0.0}]
+    assert labels == [1, 0, 0]
+    assert search.calls == [("q", 3), ("u", 3)]

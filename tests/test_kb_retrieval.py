@@ -51,10 +51,10 @@ def test_query_is_subject_twice_then_body_then_category_terms():
     )
 
 
-def test_query_drops_quoted_earlier_mail():
+def test_query_drops_quoted_earlier_mail_and_the_sign_off():
     description = "New problem here.\n\n> On Monday you wrote:\n>   old advice about refunds\n  > more quoted\nThanks"
     query = build_query(Ticket(id="1", subject="S", description=description))
-    assert query == "S\nS\nNew problem here. Thanks"
+    assert query == "S\nS\nNew problem here."
 
 
 def test_query_keeps_only_the_opening_words_of_a_long_body():

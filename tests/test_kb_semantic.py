@@ -1,5 +1,5 @@
-"""Hybrid retrieval (KB_RANKING=hybrid) with the real embedding model of requirements-semantic.txt,
-which `make test` installs: BM25 fused with all-MiniLM-L6-v2 sentence embeddings."""
+"""Hybrid retrieval (KB_RANKING=hybrid) with the real embedding model: BM25 fused with
+all-MiniLM-L6-v2 sentence embeddings, run in NumPy from the weights shipped in bot/kb/data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 
 from bot.db import make_engine
 from bot.errors import SettingsError
-from bot.kb.index import Index
+from bot.kb.calibration import load_calibration
+from bot.kb.index import Index, IndexParams
 from bot.kb.model import Article, SyncBatch
 from bot.kb.retrieval import KnowledgeBase, choose_sources
 from bot.kb.semantic import Embedder
@@ -56,6 +57,31 @@ def test_fusion_keeps_bm25_relevance_for_lexical_matches(embedder, articles):
     hybrid = Index(articles, embedder=embedder).search(question, 3)
     assert hybrid[0].article.article_id == lexical[0].article.article_id == "101"
     assert hybrid[0].relevance == lexical[0].relevance > 0.3
+
+
+def test_fused_score_is_cosine_plus_weighted_bm25_relevance(embedder, articles):
+    index = Index(articles, embedder=embedder, params=IndexParams(lexical_weight=0.5))
+    hits = index.search("how do I change the card my subscription is charged to", 3)
+    for hit in hits:
+        assert hit.similarity is not None
+        assert hit.score == pytest.approx(hit.similarity + 0.5 * hit.lexical)
+        assert hit.features["score"] == hit.score  # hybrid: the calibration weighs the fused score
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_from_settings_loads_the_rankings_calibration_and_the_synonyms(tmp_path):
+    from bot.kb.calibration import Calibration, save_calibration
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("")
+    (tmp_path / "kb_synonyms.yaml").write_text("en:\n  greyed out: [detected]\n")
+    hybrid = Calibration(("score",), (0.5,), (0.1,), (1.0,), 0.0)
+    save_calibration(tmp_path / "kb_calibration.yaml",
+                     {"hybrid": hybrid, "bm25": Calibration(("score",), (0,), (1,), (1,), 0)}, "t")
+    settings = Settings.from_env({**SAMPLE, "KB_RANKING": "hybrid", "POLICY_FILE": str(policy)})
+    knowledge = KnowledgeBase.from_settings(settings, None, "en")
+    assert knowledge.calibration == load_calibration(tmp_path / "kb_calibration.yaml")["hybrid"]
+    assert knowledge.expansion.query_terms("greyed out", "en")["detect"] == 0.5  # default weight
 
 
 def test_the_worker_index_embeds_only_changed_passages_on_rebuild(database_url, articles):

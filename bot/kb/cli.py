@@ -115,48 +115,101 @@ def register(main: click.Group, settings_factory) -> None:
             ]
         )
 
-    @kb.command("eval", help="Retrieval quality on JSONL questions: recall@1, recall@3, MRR.")
+    @kb.command("eval", help="Retrieval quality on JSONL questions or tickets: recall@k, MRR, sourcing.")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option(
         "--articles", type=click.Path(exists=True, path_type=Path), default=None,
         help="Evaluate over this JSONL/Markdown collection instead of the database's articles.",
     )
     @click.option("--min-relevance", type=float, default=None, help="Default: the policy's.")
-    @click.option("--show-misses", is_flag=True, help="Also list questions not answered at rank 1.")
+    @click.option("--show-misses", is_flag=True,
+                  help="Also list questions not answered at rank 1, and unanswerable ones given a source.")
     @click.option(
-        "--ranking", type=click.Choice(["bm25", "hybrid"]), default=None,
-        help="Default: KB_RANKING. hybrid needs requirements-semantic.txt.",
+        "--ranking", type=click.Choice(["bm25", "hybrid"]), default=None, help="Default: KB_RANKING.",
     )
     def kb_eval(
         file: Path, articles: Path | None, min_relevance: float | None, show_misses: bool,
         ranking: str | None,
     ) -> None:
-        from bot.kb.evaluate import EvalFileError, evaluate, read_questions
-        from bot.kb.retrieval import KnowledgeBase
-        from bot.kb.sources.files import ImportFileError, load_articles
-        from bot.policy import load_policy
+        from bot.kb.evaluate import evaluate, read_questions
 
-        settings = settings_factory(services=False)
-        if ranking:
-            settings = replace(settings, kb_ranking=ranking)
-        policy = load_policy(settings.policy_file)
-        language = policy.knowledge.default_language
-        try:
-            questions = read_questions(file)
-            if articles is not None:
-                knowledge = KnowledgeBase.from_settings(
-                    settings, None, language, articles=load_articles(articles, "eval")
-                )
-            else:
-                knowledge = KnowledgeBase.from_settings(settings, _store(settings), language)
-        except (EvalFileError, ImportFileError, SettingsError) as exc:
-            raise click.ClickException(str(exc)) from None
-        knowledge.refresh()
-        if knowledge.article_count == 0:
-            raise click.ClickException("the knowledge base is empty: import or sync articles first")
+        questions = _guarded(read_questions, file)
+        settings, policy, knowledge = _knowledge(settings_factory, articles, ranking)
         threshold = policy.knowledge.min_relevance if min_relevance is None else min_relevance
-        result = evaluate(questions, lambda q, k: knowledge.search(q, k=k), threshold)
+        result = evaluate(questions, lambda q, k, lang: knowledge.search(q, k=k, language=lang), threshold)
         result["ranking"] = settings.kb_ranking
+        result["calibrated"] = knowledge.calibration is not None
         if not show_misses:
             result.pop("misses_at_1")
+            result.pop("unanswerable_sourced")
         _echo_json(result)
+
+    @kb.command("calibrate", help="Fit the relevance calibration on JSONL questions or tickets.")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--articles", type=click.Path(exists=True, path_type=Path), default=None,
+        help="Fit over this JSONL/Markdown collection instead of the database's articles.",
+    )
+    @click.option(
+        "--ranking", "rankings", multiple=True, type=click.Choice(["bm25", "hybrid"]),
+        help="Fit this ranking's model (repeatable). Default: both.",
+    )
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Default: kb_calibration.yaml beside the policy file.")
+    def kb_calibrate(file: Path, articles: Path | None, rankings: tuple[str, ...], out: Path | None) -> None:
+        from bot.kb.calibration import DEPTH, fit, load_calibration, save_calibration
+        from bot.kb.evaluate import calibration_rows, read_questions
+        from bot.kb.retrieval import CALIBRATION_FILE
+
+        questions = _guarded(read_questions, file)
+        target = out or Path(settings_factory(services=False).policy_file).parent / CALIBRATION_FILE
+        models = _guarded(load_calibration, target)
+        report = {}
+        for ranking in rankings or ("bm25", "hybrid"):
+            _, _, knowledge = _knowledge(settings_factory, articles, ranking, calibration=None)
+            rows, labels = calibration_rows(
+                questions, lambda q, k, lang: knowledge.search(q, k=k, language=lang), DEPTH
+            )
+            try:
+                models[ranking] = fit(rows, labels)
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            report[ranking] = {"hits": len(rows), "right": sum(labels), **models[ranking].as_dict()}
+        save_calibration(target, models, f"{file.name}: {len(questions)} questions")
+        _echo_json({"written": str(target), "models": report})
+
+
+def _guarded(function, *args):
+    from bot.kb.calibration import CalibrationFileError
+    from bot.kb.evaluate import EvalFileError
+    from bot.kb.expansion import SynonymFileError
+    from bot.kb.sources.files import ImportFileError
+
+    try:
+        return function(*args)
+    except (EvalFileError, ImportFileError, SettingsError, CalibrationFileError, SynonymFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _knowledge(settings_factory, articles: Path | None, ranking: str | None, **kwargs):
+    """Settings, policy and a loaded KnowledgeBase over `articles` or the database's."""
+    from bot.kb.retrieval import KnowledgeBase
+    from bot.kb.sources.files import load_articles
+    from bot.policy import load_policy
+
+    settings = settings_factory(services=False)
+    if ranking:
+        settings = replace(settings, kb_ranking=ranking)
+    policy = load_policy(settings.policy_file)
+    language = policy.knowledge.default_language
+    if articles is not None:
+        loaded = _guarded(load_articles, articles, "eval")
+        knowledge = _guarded(lambda: KnowledgeBase.from_settings(
+            settings, None, language, articles=loaded, **kwargs))
+    else:
+        store = _store(settings)
+        knowledge = _guarded(lambda: KnowledgeBase.from_settings(settings, store, language, **kwargs))
+    knowledge.refresh()
+    if knowledge.article_count == 0:
+        raise click.ClickException("the knowledge base is empty: import or sync articles first")
+    return settings, policy, knowledge

@@ -2,33 +2,38 @@
 
 `KnowledgeBase` holds the index a worker loaded; before each search it asks the store for its
 revision (one small query) and rebuilds the index when a sync or an import changed anything.
+`from_settings` also loads the query expansion table (`kb_synonyms.yaml`) and the relevance
+calibration (`kb_calibration.yaml`) from the policy file's folder, when they are there.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from bot.decisions import SourceArticle
 from bot.domain import Ticket
+from bot.kb.calibration import Calibration, load_calibration
+from bot.kb.expansion import NO_EXPANSION, Expansion, load_synonyms
 from bot.kb.index import Hit, Index, IndexParams
 from bot.kb.model import Article
+from bot.kb.query import QUERY_WORDS, ticket_query
 from bot.kb.store import ArticleStore
 
 log = logging.getLogger(__name__)
 
-QUERY_WORDS = 250  # a ticket's opening says what it is about; signatures and logs follow
-_QUOTED = re.compile(r"^\s*>.*$", re.MULTILINE)
+__all__ = ["QUERY_WORDS", "KnowledgeBase", "build_query", "choose_sources"]
+SYNONYMS_FILE = "kb_synonyms.yaml"
+CALIBRATION_FILE = "kb_calibration.yaml"
 
 
 def build_query(ticket: Ticket, category_terms: str = "") -> str:
-    """Subject (twice: it is the customer's own summary), the body's opening without quoted
-    earlier mail, and the policy's words for the ticket's category."""
-    body = " ".join(_QUOTED.sub("", ticket.description).split()[:QUERY_WORDS])
-    return "\n".join(part for part in (ticket.subject, ticket.subject, body, category_terms) if part)
+    """Subject (twice: it is the customer's own summary), the body's opening without greeting,
+    signature, quoted or forwarded mail and markup, and the policy's words for the category."""
+    return ticket_query(ticket.subject, ticket.description, category_terms)
 
 
 def choose_sources(hits: Iterable[Hit], min_relevance: float, limit: int) -> tuple[SourceArticle, ...]:
@@ -61,15 +66,23 @@ class KnowledgeBase:
         params: IndexParams | None = None,
         articles: Iterable[Article] | None = None,
         embedder=None,  # bot.kb.semantic.Embedder for hybrid ranking; None: BM25 alone
+        expansion: Expansion = NO_EXPANSION,
+        calibration: Calibration | None = None,
     ):
         self.store = store
         self.locales = tuple(locales)
         self.default_language = default_language
         self.params = params or IndexParams()
         self.embedder = embedder
+        self.expansion = expansion
+        self.calibration = calibration
         self._lock = threading.Lock()
         self._revision: object = None
-        self._index = Index(articles or (), default_language, self.params, embedder)
+        self._index = self._build(articles or ())
+
+    def _build(self, articles: Iterable[Article]) -> Index:
+        return Index(articles, self.default_language, self.params, self.embedder,
+                     self.expansion, self.calibration)
 
     @property
     def article_count(self) -> int:
@@ -87,7 +100,7 @@ class KnowledgeBase:
                 return False
             started = time.monotonic()
             articles = self.store.articles(self.locales or None)
-            self._index = Index(articles, self.default_language, self.params, self.embedder)
+            self._index = self._build(articles)
             self._revision = revision
             log.info(
                 "knowledge index built: %d articles in %.2f s",
@@ -102,12 +115,16 @@ class KnowledgeBase:
 
     @classmethod
     def from_settings(cls, settings, store: ArticleStore | None, default_language: str, **kwargs):
-        """BM25, or hybrid when KB_RANKING=hybrid (the embedding model loads here, once)."""
+        """BM25, or hybrid when KB_RANKING=hybrid (the embedding model loads here, once), with
+        the expansion table and the ranking's calibration found beside the policy file."""
         embedder = None
         if settings.kb_ranking == "hybrid":
             from bot.kb.semantic import Embedder
 
             embedder = Embedder(settings.kb_embedding_model or None)
+        config = Path(settings.policy_file).parent
+        kwargs.setdefault("expansion", load_synonyms(config / SYNONYMS_FILE, missing_ok=True))
+        kwargs.setdefault("calibration", load_calibration(config / CALIBRATION_FILE).get(settings.kb_ranking))
         return cls(store, locales=settings.kb_locales, default_language=default_language,
                    embedder=embedder, **kwargs)
 

