@@ -158,3 +158,16 @@ def test_equal_data_gives_equal_intent_heads():
     a = train(intent_tickets(), TrainOptions(folds=2, jobs=1))
     b = train(list(intent_tickets()), TrainOptions(folds=2, jobs=1))
     assert (a.intent_heads["refund"][0] == b.intent_heads["refund"][0]).all()
+
+
+@pytest.mark.parametrize(
+    "thresholds, message",
+    [({"refnd": 0.3}, "unknown intent 'refnd'"), ({"refund": 1.5}, "between 0 and 1"),
+     ({"refund": "high"}, "could not convert")],
+)
+def test_bad_intent_thresholds_are_refused_at_start(model, thresholds, message):
+    from bot.errors import SettingsError
+
+    config = {**read_config(PROJECT_ROOT / "config" / "offline.yaml"), "intents": {"thresholds": thresholds}}
+    with pytest.raises(SettingsError, match=message):
+        OfflineEngine(config, model)

@@ -24,6 +24,7 @@ from bot.intents import IntentSignal, quoted
 from bot.llm.base import DraftRequest, TriageRequest
 from bot.llm.offline_drafts import TemplateDrafter
 from bot.triage.evidence import quote_for
+from bot.triage.intent_heads import DETECTED_INTENTS
 from bot.triage.model import Prediction, TriageModel
 from bot.triage.signals import LanguageDetector, Lexicon, MoodReader, normalise
 
@@ -56,10 +57,7 @@ class OfflineEngine:
             )
             drafts = config["drafts"]
             # Probability at or above which an intent head fires; tuned on development tickets.
-            self._intent_thresholds = {
-                str(name): float(value)
-                for name, value in ((config.get("intents") or {}).get("thresholds") or {}).items()
-            }
+            self._intent_thresholds = _intent_thresholds(config)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SettingsError(f"offline config is malformed: {exc!r}") from None
         self._drafter = TemplateDrafter(drafts, self.model)
@@ -156,6 +154,20 @@ class OfflineEngine:
 
     def draft(self, request: DraftRequest) -> DraftResult:
         return self._drafter.draft(request)
+
+
+def _intent_thresholds(config: dict) -> dict[str, float]:
+    """`intents.thresholds`: a probability per intent; a misspelt intent would silently fall
+    back to 0.5, so it is refused."""
+    thresholds = {}
+    for name, value in ((config.get("intents") or {}).get("thresholds") or {}).items():
+        if name not in DETECTED_INTENTS:
+            raise ValueError(f"intents.thresholds: unknown intent {name!r}; use {', '.join(DETECTED_INTENTS)}")
+        number = float(value)
+        if not 0 <= number <= 1:
+            raise ValueError(f"intents.thresholds.{name} must be between 0 and 1, got {value!r}")
+        thresholds[str(name)] = number
+    return thresholds
 
 
 def read_config(path: str | Path) -> dict:
