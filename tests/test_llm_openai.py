@@ -227,3 +227,11 @@ def test_make_llm_builds_providers(tmp_path):
         make_llm("openai", api_key="", offline_config=tmp_path / "unused.yaml")
     with pytest.raises(SettingsError, match="got 'claude'"):
         make_llm("claude", offline_config=tmp_path / "unused.yaml")
+
+
+def test_draft_output_is_capped_by_the_word_limit_or_a_fixed_ceiling():
+    from bot.llm.openai_provider import DRAFT_MAX_TOKENS, draft_max_tokens
+
+    assert draft_max_tokens(200) == 700
+    assert draft_max_tokens(20) == 200  # never so low that a greeting and sign-off are cut
+    assert draft_max_tokens(None) == DRAFT_MAX_TOKENS

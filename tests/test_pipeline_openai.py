@@ -53,6 +53,9 @@ def test_openai_triage_and_draft_reach_the_note_and_the_store(fake, llm_server, 
 
     triage_call, draft_call = llm_server.requests
     assert triage_call["response_format"]["json_schema"]["strict"] is True
+    # Both calls are capped: the triage JSON, and the draft by its template's word limit.
+    assert triage_call["max_tokens"] == 700
+    assert draft_call["max_tokens"] == 220 * 3 + 100  # bug_report.yaml: max_words 220
     assert "<ticket>" in triage_call["messages"][-1]["content"]
     assert "Der CSV-Export" in triage_call["messages"][-1]["content"]
     # The draft prompt names the bug-report guidance and the customer's language after the
