@@ -78,7 +78,7 @@ class Settings:
     kb_sources: tuple[str, ...] = ()  # help centers `kb sync` pulls from
     kb_locales: tuple[str, ...] = ()  # only articles in these locales; () = every locale
     kb_sync_interval: int = 3600  # seconds between scheduled syncs (celery beat); 0 = never
-    kb_ranking: str = "bm25"  # or "hybrid": BM25 fused with sentence embeddings (optional extra)
+    kb_ranking: str = "hybrid"  # BM25 fused with sentence embeddings (NumPy MiniLM); or "bm25"
     kb_embedding_model: str = ""  # a sentence-transformers model folder; "" = packaged MiniLM
     intercom_access_token: str = field(default="", repr=False)
     intercom_api_url: str = "https://api.intercom.io"

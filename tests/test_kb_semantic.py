@@ -110,4 +110,7 @@ def test_hybrid_settings(tmp_path):
                                  "KB_EMBEDDING_MODEL": str(tmp_path / "nope")})
     with pytest.raises(SettingsError, match="KB_EMBEDDING_MODEL: no such model folder"):
         check_configuration(missing)
-    assert KnowledgeBase.from_settings(Settings.from_env(SAMPLE), None, "en").embedder is None
+    default = KnowledgeBase.from_settings(Settings.from_env(SAMPLE), None, "en").embedder
+    assert isinstance(default, Embedder) and default.disk is not None  # hybrid by default, cached
+    bm25 = Settings.from_env({**SAMPLE, "KB_RANKING": "bm25"})
+    assert KnowledgeBase.from_settings(bm25, None, "en").embedder is None

@@ -34,6 +34,10 @@ from bot.webhooks.zendesk import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "sample_helpdesk.json"
 HELP_CENTER = Path(__file__).resolve().parent / "kb_arduino" / "articles.jsonl"
+# Its passages' vectors for the packaged embedding model (`python -m bot.kb.vector_cache
+# bot/demo/kb_arduino/articles.jsonl bot/demo/kb_arduino/vectors-minilm.npz`): copied into the
+# workers' vector cache, so the worker's hybrid index embeds nothing at start.
+SEED_VECTORS = HELP_CENTER.with_name("vectors-minilm.npz")
 
 
 def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
@@ -61,6 +65,7 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
         f"Knowledge base: {imported.added} articles of the Arduino Help Center "
         "(CC BY-SA 4.0, see bot/demo/DATA_SOURCES.md)"
     )
+    _seed_vector_cache()
     tickets = json.loads(SAMPLE_FILE.read_text(encoding="utf-8"))["tickets"]
     tickets = tickets[:limit] if limit else tickets
     base = f"http://127.0.0.1:{port}"
@@ -89,6 +94,17 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _seed_vector_cache() -> None:
+    """The shipped vectors into instance/kb_vectors/ (the packaged model's cache), unless the
+    environment chose BM25 or another embedding model."""
+    if os.environ.get("KB_RANKING", "hybrid") != "hybrid" or os.environ.get("KB_EMBEDDING_MODEL"):
+        return
+    from bot.kb.semantic import Embedder
+    from bot.kb.vector_cache import VectorCache, default_cache_dir
+
+    VectorCache.for_model(Embedder.packaged_model_id(), default_cache_dir()).merge_from(SEED_VECTORS)
 
 
 def _send_all(base: str, secret: str, tickets: list[dict]) -> dict[str, int]:

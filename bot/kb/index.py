@@ -85,7 +85,8 @@ class _LanguageIndex:
             for term, docs in self.postings.items()
         }
         self.vectors = (
-            embedder.encode([f"{p.article.title}. {p.text}" for p in passages]) if embedder else None
+            embedder.encode([f"{p.article.title}. {p.text}" for p in passages], persist=True)
+            if embedder else None
         )
 
     def search(self, query: str, k: int, expansion: Expansion) -> list[Hit]:

@@ -115,13 +115,15 @@ class KnowledgeBase:
 
     @classmethod
     def from_settings(cls, settings, store: ArticleStore | None, default_language: str, **kwargs):
-        """BM25, or hybrid when KB_RANKING=hybrid (the embedding model loads here, once), with
+        """Hybrid (KB_RANKING=hybrid, the default: the embedding model loads here, once, and
+        passage vectors are cached in instance/kb_vectors/) or BM25 alone, with
         the expansion table and the ranking's calibration found beside the policy file."""
         embedder = None
         if settings.kb_ranking == "hybrid":
             from bot.kb.semantic import Embedder
+            from bot.kb.vector_cache import default_cache_dir
 
-            embedder = Embedder(settings.kb_embedding_model or None)
+            embedder = Embedder(settings.kb_embedding_model or None, cache_dir=default_cache_dir())
         config = Path(settings.policy_file).parent
         kwargs.setdefault("expansion", load_synonyms(config / SYNONYMS_FILE, missing_ok=True))
         kwargs.setdefault("calibration", load_calibration(config / CALIBRATION_FILE).get(settings.kb_ranking))
