@@ -26,7 +26,7 @@ EVAL = ROOT / "tests" / "eval"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=("dev", "test"), default="dev")
+    parser.add_argument("--split", choices=("dev", "test", "test2"), default="dev")
     parser.add_argument("--model", default=str(ROOT / "bot" / "triage" / "default_model"))
     parser.add_argument("--policy", default=str(ROOT / "config" / "policy.yaml"))
     parser.add_argument("--offline-config", default=str(ROOT / "config" / "offline.yaml"))
