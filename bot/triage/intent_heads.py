@@ -33,6 +33,7 @@ def intent_heads(x, intents, c: float) -> dict:
 
 def two_rows(clf: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
     """A yes/no model as (2, features) weights and (2,) intercepts: opposite halves, which give
-    the same probabilities under softmax (as the category's two-class case does)."""
+    the same probabilities under softmax. Every two-class head of the model is stored this way
+    (the intents, frustration, a two-category model)."""
     row, bias = clf.coef_[0], clf.intercept_[0]
     return np.vstack([-row / 2, row / 2]), np.array([-bias / 2, bias / 2])

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from bot.domain import CATEGORIES
 from bot.triage.data import DataError, LabelledTicket
 from bot.triage.features import MARKERS, FeatureSpace
-from bot.triage.intent_heads import intent_heads
+from bot.triage.intent_heads import intent_heads, two_rows
 from bot.triage.metrics import classification_report, expected_calibration_error, fit_temperature
 
 DEFAULT_BLOCKS = (
@@ -273,8 +273,7 @@ def _multiclass(clf: LogisticRegression, classes: int) -> tuple[np.ndarray, np.n
     """(classes, features) weights; a two-class model's single row becomes two opposite rows,
     which gives the same probabilities under softmax."""
     if classes == 2:
-        row, bias = clf.coef_[0], clf.intercept_[0]
-        return np.vstack([-row / 2, row / 2]), np.array([-bias / 2, bias / 2])
+        return two_rows(clf)
     return clf.coef_, clf.intercept_
 
 
