@@ -26,7 +26,7 @@ from zenpy.lib.api_objects import Comment  # noqa: E402
 
 from bot.db import upgrade  # noqa: E402
 from bot.domain import TicketEvent  # noqa: E402
-from bot.pipeline import process_run  # noqa: E402
+from bot.events import process_run  # noqa: E402
 from bot.runtime import build_worker  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.fakes.zendesk_api import FakeZendesk  # noqa: E402

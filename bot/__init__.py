@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from flask import Flask, jsonify
 
 from bot.db import make_engine
+from bot.helpdesks import WebhookReceiver, make_receivers
 from bot.policy import load_policy
 from bot.prompts import load_prompts
 from bot.queue import Enqueuer, make_celery
@@ -23,6 +25,8 @@ class WebServices:
     settings: Settings
     store: Store
     enqueuer: Enqueuer
+    # The served helpdesks' webhook receivers, by the name in `POST /webhooks/<name>`.
+    receivers: Mapping[str, WebhookReceiver] = field(default_factory=dict)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -41,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings,
         store=Store(make_engine(settings.database_url), recovery_after=settings.recovery_after),
         enqueuer=Enqueuer(make_celery(settings)),
+        receivers=make_receivers(settings),
     )
 
     from bot.webhooks import blueprint

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.errors import PermanentError, RetryableError, Superseded
+from bot.events import NOT_CLAIMED, process_claimed
 from bot.leases import Claim, ClaimState, is_store_unavailable
-from bot.pipeline import NOT_CLAIMED, Budget, Worker, process_claimed
+from bot.pipeline import Budget, Worker
 from bot.recovery import overdue_reason, post_failure_note
 from bot.vocabulary import RunStatus
 

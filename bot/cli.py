@@ -92,7 +92,8 @@ def check() -> None:
         click.echo(problem, err=True)
     if problems:
         _fail(f"configuration is not valid ({len(problems)} problem{'s' * (len(problems) > 1)})")
-    click.echo(f"configuration is valid (helpdesk={settings.helpdesk}, llm={settings.llm_provider})")
+    served = ",".join(settings.helpdesks) + (" (sample)" if settings.helpdesk == "sample" else "")
+    click.echo(f"configuration is valid (helpdesks={served}, llm={settings.llm_provider})")
 
 
 @main.command(help="Run the whole service on bundled sample tickets: no Zendesk, Redis or keys.")

@@ -233,7 +233,7 @@ class Decision:
     escalate: bool
     reasons: tuple[EscalationReason, ...]
     group_key: str | None  # e.g. "security", "senior", or the category's routing key
-    group_id: int | None
+    group_id: int | str | None  # in the run's helpdesk: a Zendesk group, an Intercom team
     tags: tuple[str, ...]  # tags to add (never removes any)
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 
 CATEGORIES: tuple[str, ...] = (
     "Billing",
@@ -42,15 +43,34 @@ def category_slug(category: str) -> str:
     return category.lower().replace(" ", "_")
 
 
+class EventKind(StrEnum):
+    """What happened on a ticket, whichever helpdesk says so. `bot.events` maps each
+    (helpdesk, kind) that is processed onto its handler; any other is acknowledged and ignored."""
+
+    CREATED = "created"  # a new ticket or conversation, from the customer
+    CUSTOMER_REPLIED = "customer_replied"  # the customer wrote again on an open one
+
+
+# A ticket is created once: every creation event of one ticket has this key.
+ONCE_PER_TICKET = ""
+
+
 @dataclass(frozen=True)
 class TicketEvent:
-    """One webhook delivery, parsed: the only thing the web tier hands to the queue."""
+    """One webhook delivery, parsed by its helpdesk's webhook module: the only thing the web
+    tier hands to the shared accept step (`bot.webhooks.accept`)."""
 
-    helpdesk: str  # "zendesk"
-    kind: str  # "created" (the only kind processed today); others are ignored
-    ticket_id: str
-    delivery_id: str | None = None  # X-Zendesk-Webhook-Invocation-Id
-    event_id: str | None = None  # the event-subscription envelope's `id`, if any
+    helpdesk: str  # "zendesk", "intercom": the adapter that serves the run (`bot.helpdesks`)
+    kind: str  # an `EventKind` value
+    ticket_id: str  # the Zendesk ticket id, the Intercom conversation id
+    # The delivery's own id (Zendesk's invocation id, Intercom's notification id): a retry of
+    # one delivery carries the same one.
+    delivery_id: str | None = None
+    event_id: str | None = None  # the vendor's id of the event, if it gives one
+    # What makes this event one of its kind on the ticket, deduplicated in the store: the same
+    # key twice is the same event, delivered twice. `ONCE_PER_TICKET` for a creation; the
+    # customer's conversation part id for a reply.
+    event_key: str = ONCE_PER_TICKET
     actor_id: str | None = None  # who caused the event, if the payload says
 
 
@@ -90,7 +110,7 @@ class Ticket:
     description: str
     status: str = "new"
     priority: str | None = None  # the helpdesk's own value, e.g. "high"
-    group_id: int | None = None
+    group_id: int | str | None = None  # a Zendesk group id (int), an Intercom team id (str)
     tags: tuple[str, ...] = ()
     requester_id: str | None = None
     organization_id: str | None = None
@@ -138,12 +158,18 @@ class CustomerContext:
 
 @dataclass(frozen=True)
 class TicketUpdate:
-    """The one write the bot makes on a ticket: a private note plus routing fields."""
+    """What the bot writes on a ticket, in the bot's terms; each adapter decides how (Zendesk:
+    one safe PUT; Intercom: a note, then tags and an assignment, each its own call).
 
-    note: str
+    Internal only: a private note, never a public reply."""
+
+    note: str  # plain text (`bot.notes`); an adapter may render it (Intercom: HTML)
     add_tags: tuple[str, ...]
     priority: int | None = None  # 1..5; the adapter maps it onto the helpdesk's scale
-    group_id: int | None = None
+    group_id: int | str | None = None  # the group (Zendesk) or team (Intercom) to route to
+    # Names this write, so that an adapter that writes in several calls can tell, after a
+    # crash, that its note is already there ("run 42"). "" when there is nothing to name.
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,3 +180,6 @@ class PublishResult:
     conflicts: int = 0  # 409s met and resolved by re-reading
     kept_agent_fields: tuple[str, ...] = ()  # fields an agent changed meanwhile, left alone
     applied: bool = True  # False: the ticket already carried this update (another run's)
+    # Why nothing was written: a human acted since the event (a public reply by a teammate, or
+    # the ticket solved or closed), and the bot never talks over a human. None: not stale.
+    stale: str | None = None

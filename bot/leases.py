@@ -92,7 +92,8 @@ class RunLeases:
                 update(Run)
                 .where(Run.id == run_id)
                 .where(self._unheld(now))
-                .values(status=RunStatus.RUNNING, attempts=Run.attempts + 1, lease_expires_at=lease)
+                .values(status=RunStatus.RUNNING, attempts=Run.attempts + 1, lease_expires_at=lease,
+                        waiting_key=None)  # started: later events on the ticket get a run of their own
             )
             run = session.get(Run, run_id, populate_existing=True)
             if run is None:
@@ -134,7 +135,7 @@ class RunLeases:
 
     def finish(self, run_id: int, token: int, status: RunStatus, **fields: Any) -> bool:
         """End the run as succeeded or skipped. False: this attempt no longer held it."""
-        assert status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED)
+        assert status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.STALE)
         return self._write(
             self._holding(run_id, token).values(
                 status=status, finished_at=utcnow(), lease_expires_at=None, **fields
@@ -168,6 +169,7 @@ class RunLeases:
                 status=RunStatus.FAILED,
                 finished_at=utcnow(),
                 lease_expires_at=None,
+                waiting_key=None,  # a failed run is no run for later events to join
                 failure_noted_at=None,
                 error=error,
             )

@@ -39,8 +39,10 @@ def format_triage_note(
     engine: str,
     sources: Sequence[SourceArticle] = (),
     reading: Sequence[str] = (),
+    reference: str = "",
 ) -> str:
-    """`reading`: what the bot could not read (a cut ticket, missing history), for the agent."""
+    """`reading`: what the bot could not read (a cut ticket, missing history), for the agent.
+    `reference`: names the run in the note's last line (`bot.pipeline.run_reference`)."""
     triage = triage_result.triage
     lines = [
         "AI triage (internal note: nothing has been sent to the customer)",
@@ -70,7 +72,8 @@ def format_triage_note(
         DRAFT_END,
         "",
         *format_sources(draft.text, sources),
-        f"Prompt: {prompt_version}. {_engines(engine, triage_result, draft)} Policy: {policy.version}.",
+        f"Prompt: {prompt_version}. {_engines(engine, triage_result, draft)} Policy: {policy.version}."
+        + (f" {reference}" if reference else ""),
     ]
     return "\n".join(lines)
 
@@ -115,14 +118,15 @@ def format_sources(draft_text: str, sources: Sequence[SourceArticle]) -> list[st
     return lines
 
 
-def format_failure_note(what_failed: str, attempts: int) -> str:
+def format_failure_note(what_failed: str, attempts: int, reference: str = "") -> str:
     return "\n".join(
         [
             "AI triage failed (internal note: nothing was sent to the customer)",
             "",
             f"What failed: {what_failed}",
             f"Attempts: {attempts}",
-            "This ticket needs to be triaged by hand. The failure is recorded in the bot's store.",
+            "This ticket needs to be triaged by hand. The failure is recorded in the bot's store."
+            + (f" {reference}" if reference else ""),
         ]
     )
 

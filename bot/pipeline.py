@@ -1,14 +1,16 @@
 """The workflow for one ticket event: read, triage, apply rules, draft, publish, record.
 
-Plain functions over injected dependencies. Vendor failures arrive as `RetryableError` or
-`PermanentError` and are left to the caller (`bot.attempt`), the one layer that retries.
+Plain functions over injected dependencies, the same for every helpdesk: the run's adapter is
+chosen by `run.helpdesk`. Which events run it, and how, is `bot.events`' table. Vendor failures
+arrive as `RetryableError` or `PermanentError` and are left to the caller (`bot.attempt`), the
+one layer that retries.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +20,10 @@ from bot.db.models import Run
 from bot.decisions import DraftResult, SourceArticle, Triage, TriageResult, Usage
 from bot.domain import MAX_TICKET_CHARS, Ticket, TicketUpdate
 from bot.errors import OutOfTime, Superseded
-from bot.helpdesk.base import Helpdesk
+from bot.helpdesks import adapter_for
+from bot.helpdesks.base import Helpdesk
 from bot.kb.retrieval import KnowledgeBase
-from bot.leases import Claim, ClaimState
+from bot.leases import Claim
 from bot.llm.base import LLM
 from bot.llm.pricing import PriceTable, add_costs, cost_of
 from bot.notes import describe_reading, format_triage_note
@@ -35,14 +38,13 @@ log = logging.getLogger(__name__)
 
 # Earlier tickets read per run: a month of contacts for almost anyone, in one request.
 HISTORY_PAGE = 50
-NOT_CLAIMED = "not claimed"  # what `process_run` returns for a finished or held run
 
 
 @dataclass
 class Worker:
     """Everything a run needs, built once per worker process."""
 
-    helpdesk: Helpdesk
+    helpdesks: Mapping[str, Helpdesk]  # an adapter per served helpdesk (`bot.helpdesks`)
     llm: LLM
     store: Store
     policy: Policy
@@ -66,30 +68,30 @@ class Budget:
             raise OutOfTime(f"out of time before {step} (TASK_TIME_LIMIT or RUN_DEADLINE reached)")
 
 
-def process_run(run_id: int, worker: Worker) -> str:
-    """Claim a run and take it through the workflow; "not claimed" if it is finished or held.
-    Errors are left to the caller: `bot.attempt` is the one layer that retries."""
-    claim = worker.store.claim(run_id, worker.settings.lease_seconds)
-    if claim.state is not ClaimState.CLAIMED:
-        log.info("run %s not claimed: %s", run_id, claim.state)
-        return NOT_CLAIMED
-    assert claim.lease_expires_at is not None
-    return process_claimed(claim, worker, Budget(claim.lease_expires_at, worker.clock))
+def run_reference(run_id: int) -> str:
+    """What names a run's write in the helpdesk (in its note), so an adapter that writes in
+    several calls never posts the same note twice. Bracketed: "[run 4]" is not in "[run 42]"."""
+    return f"[run {run_id}]"
 
 
-def process_claimed(claim: Claim, worker: Worker, budget: Budget) -> str:
+def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: bool) -> str:
     """The workflow for a run this attempt holds. Returns the run's final status.
 
+    `first`: the ticket's first run (a new ticket); a ticket that already carries the bot's
+    triage tag is then skipped, never noted twice. A later run (the customer wrote again)
+    triages the conversation so far and drafts anew.
+
     Every write to the store is conditional on still holding the lease, and the lease is
-    checked once more just before the one write to the helpdesk: an attempt that stalled past
+    checked once more just before the write to the helpdesk: an attempt that stalled past
     its lease (and whose run went to another attempt) stops with `Superseded`, writing nothing.
     """
     run, token, store = claim.run, claim.token, worker.store
     assert run is not None
     started = time.monotonic()
+    helpdesk = adapter_for(worker.helpdesks, run.helpdesk)
     budget.check("reading the ticket")
-    snapshot = worker.helpdesk.fetch(run.ticket_id, history_limit=HISTORY_PAGE)
-    if BotTag.TRIAGED in snapshot.ticket.tags:
+    snapshot = helpdesk.fetch(run.ticket_id, history_limit=HISTORY_PAGE)
+    if first and BotTag.TRIAGED in snapshot.ticket.tags:
         # Processed already (by an earlier attempt that died before recording it, or another
         # deployment): never a second note on the same ticket.
         _finish(store, run.id, token, RunStatus.SKIPPED, error=f"ticket already tagged {BotTag.TRIAGED}")
@@ -108,7 +110,12 @@ def process_claimed(claim: Claim, worker: Worker, budget: Budget) -> str:
         budget.check("searching the help center")
         sources = find_sources(worker, ticket, triage_result.triage)
     decision = apply_rules(
-        triage_result.triage, ticket, context, worker.policy, has_sources=bool(sources)
+        triage_result.triage,
+        ticket,
+        context,
+        worker.policy,
+        has_sources=bool(sources),
+        helpdesk=run.helpdesk,
     )
     if draft is None:
         budget.check("drafting")
@@ -134,6 +141,7 @@ def process_claimed(claim: Claim, worker: Worker, budget: Budget) -> str:
         ):
             raise Superseded(f"run {run.id}: attempt {token} lost its lease before saving")
     version = prompt_version(worker.prompts, decision.category)
+    reference = run_reference(run.id)
     note = format_triage_note(
         decision,
         triage_result,
@@ -144,14 +152,25 @@ def process_claimed(claim: Claim, worker: Worker, budget: Budget) -> str:
         worker.llm.provider,
         sources=sources,
         reading=describe_reading(snapshot, MAX_TICKET_CHARS),
+        reference=reference,
     )
     update = TicketUpdate(
-        note=note, add_tags=decision.tags, priority=decision.priority, group_id=decision.group_id
+        note=note,
+        add_tags=decision.tags,
+        priority=decision.priority,
+        group_id=decision.group_id,
+        reference=reference,
     )
     budget.check("publishing the note")
     if not store.holds(run.id, token):
         raise Superseded(f"run {run.id}: attempt {token} lost its lease before publishing")
-    result = worker.helpdesk.publish(snapshot.ticket, update)
+    # `since` the event arrived: a teammate who answered meanwhile is never talked over.
+    result = helpdesk.publish(snapshot.ticket, update, since=run.created_at)
+    if result.stale is not None:
+        _finish(store, run.id, token, RunStatus.STALE, error=f"nothing posted: {result.stale}",
+                rules={"policy_version": worker.policy.version, **decision.as_dict()},
+                prompt_version=version, latency_ms=int((time.monotonic() - started) * 1000))
+        return RunStatus.STALE
     if not result.applied:
         _finish(store, run.id, token, RunStatus.SKIPPED,
                 error="another run updated the ticket first (seen after a 409)")

@@ -79,8 +79,10 @@ class Policy:
     history_window_days: int
     recent_interactions: int
     repeat_contact_min: int
-    groups: Mapping[str, int | None]
-    routing: Mapping[str, int | None]
+    # name -> the group's id in each helpdesk ({"zendesk": 101, "intercom": "5017691"});
+    # empty when the group is not configured.
+    groups: Mapping[str, Mapping[str, int | str]]
+    routing: Mapping[str, Mapping[str, int | str]]  # category -> ids, the same way
     keywords: Mapping[str, tuple[str, ...]]
     escalations: tuple[Escalation, ...]  # precedence: first listed wins the group
     priority_ceiling: Mapping[str, int]  # reason -> most lenient priority allowed
@@ -88,9 +90,18 @@ class Policy:
     company_tone: str
     knowledge: KnowledgePolicy = KnowledgePolicy()
 
-    def group_name(self, group_id: int | None) -> str | None:
-        for name, gid in list(self.groups.items()) + list(self.routing.items()):
-            if gid is not None and gid == group_id:
+    def group_id(self, name: str, helpdesk: str) -> int | str | None:
+        """The id of group `name` (a key of `groups`) in `helpdesk`, if configured there."""
+        return self.groups.get(name, {}).get(helpdesk)
+
+    def routing_id(self, category: str, helpdesk: str) -> int | str | None:
+        """Where a ticket of `category` goes in `helpdesk` when no escalation claims it."""
+        return self.routing.get(category, {}).get(helpdesk)
+
+    def group_name(self, group_id: int | str | None) -> str | None:
+        """The name of the group (or category) with this id, in any helpdesk."""
+        for name, ids in list(self.groups.items()) + list(self.routing.items()):
+            if group_id is not None and group_id in ids.values():
                 return name
         return None
 

@@ -30,7 +30,7 @@ from pydantic_core import ErrorDetails
 from bot.policy_values import (
     Category,
     Days,
-    GroupId,
+    GroupIds,
     GroupName,
     HowMany,
     Items,
@@ -124,8 +124,8 @@ class PolicySchema(Section):
     customer: CustomerSchema = CustomerSchema()
     repeat_contact: RepeatContactSchema = RepeatContactSchema()
     knowledge: KnowledgeSchema = KnowledgeSchema()
-    groups: dict[Text, GroupId] = {}
-    routing: dict[Category, GroupId] = {}
+    groups: dict[Text, GroupIds] = {}
+    routing: dict[Category, GroupIds] = {}
     keywords: dict[KeywordList, Keywords] = {}
     # None: the section is absent, and the default precedence (REASONS) applies.
     escalations: tuple[EscalationSchema, ...] | None = None

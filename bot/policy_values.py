@@ -146,14 +146,50 @@ def _version(value: object) -> object:
     return _text(value)
 
 
-def _group_id(value: object) -> object:
-    if value is None:
-        return None
+# The helpdesks a policy can name ids for: Zendesk groups (integers), Intercom teams.
+GROUP_HELPDESKS = ("zendesk", "intercom")
+
+
+def _numeric_id(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
-    raise fail("group_id", f"must be a numeric Zendesk group id or null, got {shown(value)}")
+    return None
+
+
+def _group_ids(value: object) -> object:
+    """A group's id in each helpdesk: `{zendesk: 101, intercom: "5017691"}` (a Zendesk group,
+    an Intercom team), or a bare number, which is a Zendesk group id (policies written before
+    Intercom), or null (not configured). Ids that are null are left out."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        zendesk = _numeric_id(value)
+        if zendesk is None:
+            raise fail(
+                "group_id",
+                "must be ids by helpdesk (zendesk: <group id>, intercom: <team id>), a numeric "
+                "Zendesk group id, "
+                f"or null, got {shown(value)}",
+            )
+        return {"zendesk": zendesk}
+    ids: dict[str, int | str] = {}
+    for helpdesk, raw in value.items():
+        if helpdesk not in GROUP_HELPDESKS:
+            raise fail(
+                "group_helpdesk",
+                f"unknown helpdesk {shown(helpdesk)}{did_you_mean(str(helpdesk), GROUP_HELPDESKS)}; "
+                f"use one of: {', '.join(GROUP_HELPDESKS)}",
+            )
+        if raw is None:
+            continue
+        number = _numeric_id(raw)
+        if number is None:
+            raise fail("group_id", f"{helpdesk}: must be a numeric id or null, got {shown(raw)}")
+        # Zendesk's API takes group ids as numbers, Intercom's takes team ids as strings.
+        ids[helpdesk] = number if helpdesk == "zendesk" else str(number)
+    return ids
 
 
 def _group_name(value: object) -> object:
@@ -193,7 +229,7 @@ Items = Annotated[tuple[Item, ...], BeforeValidator(_one_or_many)]
 LowerItems = Annotated[Items, AfterValidator(lambda items: tuple(i.lower() for i in items))]
 Keyword = Annotated[str, BeforeValidator(_text_item), AfterValidator(_blank_word)]
 Keywords = Annotated[tuple[Keyword, ...], BeforeValidator(_one_or_many)]
-GroupId = Annotated[int | None, BeforeValidator(_group_id)]
+GroupIds = Annotated[dict[str, int | str], BeforeValidator(_group_ids)]
 GroupName = Annotated[str | None, BeforeValidator(_group_name)]
 Category = Annotated[
     str,

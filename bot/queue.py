@@ -85,16 +85,19 @@ class Enqueuer:
     def __init__(self, app: Celery):
         self.app = app
 
-    def process_ticket(self, run_id: int) -> None:
-        """Send the task, or raise `RetryableError` quickly when the broker is unreachable.
+    def process_ticket(self, run_id: int, countdown: float = 0.0) -> None:
+        """Send the task (to start `countdown` seconds from now), or raise `RetryableError`
+        quickly when the broker is unreachable.
 
         Celery would otherwise retry the connection for a long time inside the request;
-        Zendesk gives up after 12 s, so we answer 503 and let Zendesk retry the delivery.
+        Zendesk gives up after 12 s and Intercom after 5 s, so we answer 503 and let the
+        helpdesk retry the delivery.
         """
         try:
             self.app.send_task(
                 PROCESS_TICKET,
                 args=[run_id],
+                countdown=countdown or None,
                 queue=QUEUE,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},

@@ -23,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.domain import TicketUpdate
+from bot.domain import EventKind, TicketUpdate
+from bot.helpdesks import adapter_for
 from bot.notes import format_failure_note
-from bot.pipeline import Worker
+from bot.pipeline import Worker, run_reference
 from bot.vocabulary import BotTag
 
 log = logging.getLogger(__name__)
@@ -93,25 +94,31 @@ def overdue_reason(run_deadline: float) -> str:
 def post_failure_note(run_id: int, worker: Worker) -> bool:
     """Put the failure on the ticket: the `ai_failed` tag and a note saying what failed.
 
-    Never a second note: a ticket that already carries the bot's triage note (an attempt that
-    died after writing it) or its failure tag gets nothing more. Returns whether the ticket now
-    shows the outcome; on False the note is still owed and the sweep tries again. Never raises:
-    this is the last resort of every failure path.
+    Never a second note: a new ticket that already carries the bot's triage note (an attempt
+    that died after writing it) or its failure tag gets nothing more; for a later run (the
+    customer wrote again), whose ticket has the first run's tags, the run's reference in the
+    note is what an adapter recognises. Returns whether the ticket now shows the outcome; on
+    False the note is still owed and the sweep tries again. Never raises: this is the last
+    resort of every failure path.
     """
     try:
         run = worker.store.get(run_id)
         if run is None or run.failure_noted_at is not None:
             return run is not None
-        ticket = worker.helpdesk.fetch_ticket(run.ticket_id)
-        if BotTag.TRIAGED in ticket.tags:
+        helpdesk = adapter_for(worker.helpdesks, run.helpdesk)
+        ticket = helpdesk.fetch_ticket(run.ticket_id)
+        first = run.event_kind == EventKind.CREATED
+        if first and BotTag.TRIAGED in ticket.tags:
             worker.store.mark_failure_noted(run_id, "no failure note: the ticket has the bot's note")
             return True
-        if BotTag.FAILED not in ticket.tags:
-            worker.helpdesk.publish(
+        if not (first and BotTag.FAILED in ticket.tags):
+            reference = run_reference(run.id)
+            helpdesk.publish(
                 ticket,
                 TicketUpdate(
-                    note=format_failure_note(run.error or "unknown", run.attempts),
+                    note=format_failure_note(run.error or "unknown", run.attempts, reference),
                     add_tags=(BotTag.FAILED.value,),
+                    reference=reference,
                 ),
             )
         worker.store.mark_failure_noted(run_id)

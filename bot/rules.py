@@ -59,8 +59,10 @@ def apply_rules(
     context: CustomerContext,
     policy: Policy,
     has_sources: bool = True,
+    helpdesk: str = "zendesk",
 ) -> Decision:
-    """`has_sources`: whether retrieval found an approved article for the draft."""
+    """`has_sources`: whether retrieval found an approved article for the draft. `helpdesk`:
+    whose group (Zendesk) or team (Intercom) ids the decision routes to."""
     text = customer_text(ticket.subject, ticket.description)
     reasons: list[EscalationReason] = []
 
@@ -100,7 +102,7 @@ def apply_rules(
     for code in codes:
         priority = min(priority, policy.priority_ceiling.get(code, 5))
 
-    group_key, group_id = _route(codes, triage.category, policy)
+    group_key, group_id = _route(codes, triage.category, policy, helpdesk)
     tags = [BotTag.TRIAGED.value, category_tag(category_slug(triage.category)), priority_tag(priority)]
     if reasons:
         tags.append(BotTag.ESCALATED.value)
@@ -160,14 +162,17 @@ def _in_precedence(reasons: list[EscalationReason], policy: Policy) -> list[Esca
     return sorted(reasons, key=lambda r: order.get(r.code, len(order)))
 
 
-def _route(codes: set[str], category: str, policy: Policy) -> tuple[str | None, int | None]:
-    """The first reason in precedence order whose group is configured wins; else the category."""
+def _route(
+    codes: set[str], category: str, policy: Policy, helpdesk: str
+) -> tuple[str | None, int | str | None]:
+    """The first reason in precedence order whose group is configured in this helpdesk wins;
+    else the category's."""
     for escalation in policy.escalations:
         if escalation.reason in codes and escalation.group:
-            group_id = policy.groups.get(escalation.group)
+            group_id = policy.group_id(escalation.group, helpdesk)
             if group_id is not None:
                 return escalation.group, group_id
-    group_id = policy.routing.get(category)
+    group_id = policy.routing_id(category, helpdesk)
     return (category if group_id is not None else None), group_id
 
 

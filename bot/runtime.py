@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.db import make_engine
-from bot.helpdesk import make_helpdesk
+from bot.helpdesks import make_helpdesks
 from bot.kb.retrieval import KnowledgeBase
 from bot.kb.store import ArticleStore
 from bot.llm import llm_from_settings
@@ -19,7 +19,7 @@ def build_worker(settings: Settings) -> Worker:
     engine = make_engine(settings.database_url)
     policy = load_policy(settings.policy_file)
     return Worker(
-        helpdesk=make_helpdesk(settings),
+        helpdesks=make_helpdesks(settings),
         llm=llm_from_settings(settings),
         prices=PriceTable.from_file(settings.llm_prices_file),
         store=Store(engine, recovery_after=settings.recovery_after),

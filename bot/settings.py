@@ -21,7 +21,8 @@ from bot.errors import SettingsError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
-HELPDESKS = ("zendesk", "sample")
+# HELPDESK: "" (or "auto"): the helpdesks whose settings are set; "sample": the demo's file.
+HELPDESK_MODES = ("auto", "sample")
 _SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", re.IGNORECASE)
 LLM_PROVIDERS = ("offline", "openai", "hybrid")
 HYBRID_DRAFT_MODES = ("llm", "local")
@@ -40,15 +41,61 @@ def _default_broker_url() -> str:
 
 
 @dataclass(frozen=True)
+class ZendeskSettings:
+    """ZENDESK_*: a Zendesk account is served when any of its credentials is set."""
+
+    subdomain: str = ""
+    email: str = ""
+    api_token: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)
+    url: str = ""  # overrides https://{subdomain}.zendesk.com for every API call
+    bot_user_id: str = ""  # the bot's own identity: events caused by this user never trigger a run
+    timeout: float = 20.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.subdomain or self.url or self.email or self.api_token)
+
+    @property
+    def base_url(self) -> str:
+        if self.url:
+            return self.url.rstrip("/")
+        return f"https://{self.subdomain}.zendesk.com"
+
+    def missing_credentials(self) -> list[str]:
+        """The settings an API call to Zendesk needs and does not have."""
+        return [
+            name
+            for name, value in (
+                ("ZENDESK_SUBDOMAIN or ZENDESK_URL", self.subdomain or self.url),
+                ("ZENDESK_EMAIL", self.email),
+                ("ZENDESK_API_TOKEN", self.api_token),
+            )
+            if not value
+        ]
+
+
+@dataclass(frozen=True)
+class IntercomSettings:
+    """INTERCOM_*: an Intercom workspace is served when its client secret or admin is set (the
+    access token alone also serves an Intercom help center to another helpdesk's tickets)."""
+
+    access_token: str = field(default="", repr=False)
+    client_secret: str = field(default="", repr=False)  # the app's, signs the webhooks
+    admin_id: str = ""  # the bot's own identity: the admin its notes are written as
+    url: str = "https://api.intercom.io"  # every API call; the workspace's region, a proxy, a test
+    timeout: float = 20.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_secret or self.admin_id)
+
+
+@dataclass(frozen=True)
 class Settings:
-    helpdesk: str = "zendesk"
-    zendesk_subdomain: str = ""
-    zendesk_email: str = ""
-    zendesk_api_token: str = field(default="", repr=False)
-    zendesk_webhook_secret: str = field(default="", repr=False)
-    zendesk_url: str = ""  # overrides https://{subdomain}.zendesk.com for every API call
-    zendesk_bot_user_id: str = ""  # events caused by this user never trigger a run
-    zendesk_timeout: float = 20.0
+    helpdesk: str = "auto"  # "sample": the demo's helpdesks, read from SAMPLE_HELPDESK_FILE
+    zendesk: ZendeskSettings = ZendeskSettings()
+    intercom: IntercomSettings = IntercomSettings()
     webhook_max_skew: int = 300  # seconds a signature timestamp may be off
     sample_helpdesk_file: str = ""  # for HELPDESK=sample (the demo)
     database_url: str = field(default_factory=_default_database_url)
@@ -80,9 +127,7 @@ class Settings:
     kb_sync_interval: int = 3600  # seconds between scheduled syncs (celery beat); 0 = never
     kb_ranking: str = "hybrid"  # BM25 fused with sentence embeddings (NumPy MiniLM); or "bm25"
     kb_embedding_model: str = ""  # a sentence-transformers model folder; "" = packaged MiniLM
-    intercom_access_token: str = field(default="", repr=False)
-    intercom_api_url: str = "https://api.intercom.io"
-    intercom_timeout: float = 20.0
+    reply_merge_window: float = 10.0  # seconds a customer's reply waits for more before its run
     log_level: str = "INFO"
     web_host: str = "0.0.0.0"  # `python -m bot serve`: where the web process listens
     port: int = 8000
@@ -96,7 +141,7 @@ class Settings:
     @property
     def step_timeout(self) -> float:
         """The longest one request of a run may take: what an attempt can overrun its limit by."""
-        return max(self.zendesk_timeout, self.llm_timeout, self.intercom_timeout)
+        return max(self.zendesk.timeout, self.llm_timeout, self.intercom.timeout)
 
     @property
     def lease_seconds(self) -> float:
@@ -119,10 +164,16 @@ class Settings:
         return self.run_deadline + self.step_timeout + self.sweep_interval
 
     @property
-    def zendesk_base_url(self) -> str:
-        if self.zendesk_url:
-            return self.zendesk_url.rstrip("/")
-        return f"https://{self.zendesk_subdomain}.zendesk.com"
+    def helpdesks(self) -> tuple[str, ...]:
+        """The helpdesks this deployment serves: those whose settings are set (both at once is
+        fine), or, for the demo, the sample file's."""
+        if self.helpdesk == "sample":
+            return ("zendesk", "intercom")
+        return tuple(
+            name
+            for name, group in (("zendesk", self.zendesk), ("intercom", self.intercom))
+            if group.configured
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, services: bool = True) -> Settings:
@@ -131,15 +182,28 @@ class Settings:
         env = os.environ if environ is None else environ
         reader = EnvReader(env)
         defaults = cls()
+        zendesk = ZendeskSettings(
+            subdomain=reader.text("ZENDESK_SUBDOMAIN"),
+            email=reader.text("ZENDESK_EMAIL"),
+            api_token=reader.text("ZENDESK_API_TOKEN"),
+            webhook_secret=reader.text("ZENDESK_WEBHOOK_SECRET"),
+            url=reader.url("ZENDESK_URL", schemes=("http", "https")),
+            bot_user_id=reader.text("ZENDESK_BOT_USER_ID"),
+            timeout=reader.number("ZENDESK_TIMEOUT", defaults.zendesk.timeout),
+        )
+        if reader.text("INTERCOM_API_URL"):
+            reader.errors.append("INTERCOM_API_URL is now INTERCOM_URL: rename it")
+        intercom = IntercomSettings(
+            access_token=reader.text("INTERCOM_ACCESS_TOKEN"),
+            client_secret=reader.text("INTERCOM_CLIENT_SECRET"),
+            admin_id=reader.text("INTERCOM_ADMIN_ID"),
+            url=reader.url("INTERCOM_URL", schemes=("http", "https")) or defaults.intercom.url,
+            timeout=reader.number("INTERCOM_TIMEOUT", defaults.intercom.timeout),
+        )
         settings = cls(
-            helpdesk=reader.choice("HELPDESK", HELPDESKS, defaults.helpdesk),
-            zendesk_subdomain=reader.text("ZENDESK_SUBDOMAIN"),
-            zendesk_email=reader.text("ZENDESK_EMAIL"),
-            zendesk_api_token=reader.text("ZENDESK_API_TOKEN"),
-            zendesk_webhook_secret=reader.text("ZENDESK_WEBHOOK_SECRET"),
-            zendesk_url=reader.url("ZENDESK_URL", schemes=("http", "https")),
-            zendesk_bot_user_id=reader.text("ZENDESK_BOT_USER_ID"),
-            zendesk_timeout=reader.number("ZENDESK_TIMEOUT", defaults.zendesk_timeout),
+            helpdesk=reader.choice("HELPDESK", HELPDESK_MODES, defaults.helpdesk),
+            zendesk=zendesk,
+            intercom=intercom,
             webhook_max_skew=int(reader.number("WEBHOOK_MAX_SKEW", defaults.webhook_max_skew)),
             sample_helpdesk_file=reader.text("SAMPLE_HELPDESK_FILE")
             or str(PROJECT_ROOT / "bot" / "demo" / "sample_helpdesk.json"),
@@ -172,8 +236,12 @@ class Settings:
             kb_sources=reader.names(
                 "KB_SOURCES",
                 KB_SOURCE_NAMES,
-                # A Zendesk deployment grounds on its own Guide unless told otherwise.
-                ("zendesk",) if reader.text("HELPDESK").lower() in ("", "zendesk") else (),
+                # A deployment grounds on its helpdesks' own help centers unless told otherwise.
+                tuple(
+                    name
+                    for name, group in (("zendesk", zendesk), ("intercom", intercom))
+                    if group.configured and reader.text("HELPDESK").lower() != "sample"
+                ),
             ),
             kb_locales=tuple(
                 loc.strip().lower() for loc in reader.text("KB_LOCALES").split(",") if loc.strip()
@@ -181,10 +249,7 @@ class Settings:
             kb_sync_interval=int(reader.number("KB_SYNC_INTERVAL", defaults.kb_sync_interval)),
             kb_ranking=reader.choice("KB_RANKING", KB_RANKINGS, defaults.kb_ranking),
             kb_embedding_model=reader.text("KB_EMBEDDING_MODEL"),
-            intercom_access_token=reader.text("INTERCOM_ACCESS_TOKEN"),
-            intercom_api_url=reader.url("INTERCOM_API_URL", schemes=("http", "https"))
-            or defaults.intercom_api_url,
-            intercom_timeout=reader.number("INTERCOM_TIMEOUT", defaults.intercom_timeout),
+            reply_merge_window=reader.number("REPLY_MERGE_WINDOW", defaults.reply_merge_window),
             log_level=reader.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), defaults.log_level
             ),
@@ -211,14 +276,14 @@ class Settings:
             problems.append("HYBRID_CONFIDENCE_BAR must be between 0 and 1")
         if not Path(self.prompts_dir).is_dir():
             problems.append(f"PROMPTS_DIR: no such directory {self.prompts_dir}")
-        if self.zendesk_subdomain and not _SUBDOMAIN.fullmatch(self.zendesk_subdomain):
+        if self.zendesk.subdomain and not _SUBDOMAIN.fullmatch(self.zendesk.subdomain):
             problems.append(
                 "ZENDESK_SUBDOMAIN must be the subdomain alone (acme for acme.zendesk.com)"
             )
         for name, value in (
-            ("ZENDESK_TIMEOUT", self.zendesk_timeout),
+            ("ZENDESK_TIMEOUT", self.zendesk.timeout),
             ("LLM_TIMEOUT", self.llm_timeout),
-            ("INTERCOM_TIMEOUT", self.intercom_timeout),
+            ("INTERCOM_TIMEOUT", self.intercom.timeout),
             ("TASK_TIME_LIMIT", self.task_time_limit),
             ("SWEEP_INTERVAL", self.sweep_interval),
             ("RECOVERY_AFTER", self.recovery_after),
@@ -227,6 +292,8 @@ class Settings:
         ):
             if value <= 0:
                 problems.append(f"{name} must be more than 0 seconds")
+        if self.reply_merge_window < 0 or self.reply_merge_window > 300:
+            problems.append("REPLY_MERGE_WINDOW must be between 0 and 300 seconds")
         if self.run_deadline < 2 * self.lease_seconds:
             problems.append(
                 f"RUN_DEADLINE ({self.run_deadline:g} s) must leave room for two attempts: at least "
@@ -234,44 +301,39 @@ class Settings:
             )
         return problems
 
-    def missing_zendesk_credentials(self) -> list[str]:
-        """The settings an API call to Zendesk needs and does not have."""
-        return [
-            name
-            for name, value in (
-                ("ZENDESK_SUBDOMAIN or ZENDESK_URL", self.zendesk_subdomain or self.zendesk_url),
-                ("ZENDESK_EMAIL", self.zendesk_email),
-                ("ZENDESK_API_TOKEN", self.zendesk_api_token),
-            )
-            if not value
-        ]
-
     def _service_problems(self) -> list[str]:
-        """Credentials and files needed to talk to the helpdesk, the help centers and the LLM."""
+        """Credentials and files needed to talk to the helpdesks, the help centers and the LLM."""
         problems: list[str] = []
-        if self.helpdesk == "zendesk":
-            if not (self.zendesk_subdomain or self.zendesk_url):
-                problems.append("ZENDESK_SUBDOMAIN is not set (or set ZENDESK_URL)")
-            for name, value in (
-                ("ZENDESK_EMAIL", self.zendesk_email),
-                ("ZENDESK_API_TOKEN", self.zendesk_api_token),
-            ):
-                if not value:
-                    problems.append(f"{name} is not set")
-            if self.zendesk_url and urlsplit(self.zendesk_url).path not in ("", "/"):
-                # zenpy can only be redirected by host and scheme (ZENPY_FORCE_NETLOC/SCHEME).
-                problems.append("ZENDESK_URL must be scheme://host[:port] with no path")
-        if "zendesk" in self.kb_sources and self.helpdesk != "zendesk":
-            missing = self.missing_zendesk_credentials()
-            if missing:
-                problems.append(f"KB_SOURCES has zendesk, which needs {', '.join(missing)}")
-        if "intercom" in self.kb_sources and not self.intercom_access_token:
-            problems.append("INTERCOM_ACCESS_TOKEN is not set (required when KB_SOURCES has intercom)")
-        if self.helpdesk in ("zendesk", "sample") and not self.zendesk_webhook_secret:
+        if self.helpdesk == "sample":
+            if not Path(self.sample_helpdesk_file).is_file():
+                problems.append(f"SAMPLE_HELPDESK_FILE: no such file {self.sample_helpdesk_file}")
+        elif not self.helpdesks:
+            problems.append(
+                "no helpdesk is configured: set the ZENDESK_* settings, the INTERCOM_* settings, "
+                "or both (README, Settings); HELPDESK=sample runs the demo's"
+            )
+        sample = self.helpdesk == "sample"  # the demo's helpdesks need no credentials
+        missing = self.zendesk.missing_credentials()
+        if self.zendesk.configured and not sample:
+            problems.extend(f"{name} is not set" for name in missing)
+        elif "zendesk" in self.kb_sources and missing:
+            problems.append(f"KB_SOURCES has zendesk, which needs {', '.join(missing)}")
+        if self.zendesk.url and urlsplit(self.zendesk.url).path not in ("", "/"):
+            # zenpy can only be redirected by host and scheme (ZENPY_FORCE_NETLOC/SCHEME).
+            problems.append("ZENDESK_URL must be scheme://host[:port] with no path")
+        if (self.zendesk.configured or self.helpdesk == "sample") and not self.zendesk.webhook_secret:
             # Fail closed: without a secret no webhook could be verified.
             problems.append("ZENDESK_WEBHOOK_SECRET is not set (webhooks cannot be verified)")
-        if self.helpdesk == "sample" and not Path(self.sample_helpdesk_file).is_file():
-            problems.append(f"SAMPLE_HELPDESK_FILE: no such file {self.sample_helpdesk_file}")
+        if self.intercom.configured and not sample:
+            for name, value, why in (
+                ("INTERCOM_ACCESS_TOKEN", self.intercom.access_token, "the API cannot be called"),
+                ("INTERCOM_CLIENT_SECRET", self.intercom.client_secret, "webhooks cannot be verified"),
+                ("INTERCOM_ADMIN_ID", self.intercom.admin_id, "the admin the bot's notes are written as"),
+            ):
+                if not value:
+                    problems.append(f"{name} is not set ({why})")
+        elif "intercom" in self.kb_sources and not self.intercom.access_token:
+            problems.append("INTERCOM_ACCESS_TOKEN is not set (required when KB_SOURCES has intercom)")
         if self.llm_provider in ("offline", "hybrid") and not (
             Path(self.local_model_dir) / "model.json"
         ).is_file():

@@ -16,10 +16,13 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"  # the note is on the ticket
     FAILED = "failed"  # given up: the ticket gets `ai_failed` and a failure note
     SKIPPED = "skipped"  # nothing to do (the ticket already carried the bot's note)
+    # Nothing written: a teammate replied, or the ticket was solved or closed, while the bot
+    # worked; the bot never talks over a human. `error` says what was seen.
+    STALE = "stale"
 
     @classmethod
     def terminal(cls) -> frozenset[RunStatus]:
-        return frozenset((cls.SUCCEEDED, cls.FAILED, cls.SKIPPED))
+        return frozenset((cls.SUCCEEDED, cls.FAILED, cls.SKIPPED, cls.STALE))
 
     @classmethod
     def waiting(cls) -> frozenset[RunStatus]:

@@ -13,8 +13,8 @@ import pytest
 import redis
 
 from bot.db import make_engine, upgrade
+from bot.helpdesks.zendesk.webhook import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bot.store import Store
-from bot.webhooks.zendesk import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -22,7 +22,15 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 WEBHOOK_SECRET = "test-signing-secret"
 
 
+HELPDESKS_DIR = Path(__file__).resolve().parent.parent / "bot" / "helpdesks"
+
+
 def load_fixture(name: str) -> bytes:
+    """`zendesk/x.json` and `intercom/x.json` are the helpdesk folders' own fixtures (real
+    webhook bodies, bot/helpdesks/<name>/fixtures); anything else is under tests/fixtures."""
+    helpdesk, _, rest = name.partition("/")
+    if rest and (HELPDESKS_DIR / helpdesk / "fixtures").is_dir():
+        return (HELPDESKS_DIR / helpdesk / "fixtures" / rest).read_bytes()
     return (FIXTURES / name).read_bytes()
 
 

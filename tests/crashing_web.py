@@ -13,7 +13,7 @@ from bot.serve import serve
 from bot.settings import Settings
 
 
-def _die(self: Enqueuer, run_id: int) -> None:
+def _die(self: Enqueuer, run_id: int, countdown: float = 0.0) -> None:
     os._exit(3)  # no cleanup, no answer: as a killed process
 
 

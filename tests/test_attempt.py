@@ -12,7 +12,7 @@ from bot.attempt import STORE_RETRY_SECONDS, attempt, retry_delay
 from bot.db.models import utcnow
 from bot.domain import TicketEvent
 from bot.errors import PermanentError, RetryableError
-from bot.helpdesk.sample import SampleHelpdesk
+from bot.helpdesks.sample import SampleHelpdesk
 from bot.llm import make_llm
 from bot.pipeline import Worker
 from bot.policy import load_policy
@@ -49,7 +49,7 @@ def make_worker(store, tmp_path):
                                       "SAMPLE_HELPDESK_FILE": str(sample_file),
                                       "TASK_MAX_RETRIES": "3", "TASK_RETRY_BASE": "10", **env})
         helpdesk = FlakyHelpdesk(SAMPLE, error) if error else SampleHelpdesk(SAMPLE)
-        return Worker(helpdesk=helpdesk, llm=make_llm("offline", offline_config=settings.offline_config),
+        return Worker(helpdesks={"zendesk": helpdesk}, llm=make_llm("offline", offline_config=settings.offline_config),
                       store=store, policy=load_policy(settings.policy_file),
                       prompts=load_prompts(settings.prompts_dir), settings=settings)
 
@@ -57,14 +57,14 @@ def make_worker(store, tmp_path):
 
 
 def accept(store) -> int:
-    return store.accept(TicketEvent("sample", "created", "10")).run_id
+    return store.accept(TicketEvent("zendesk", "created", "10")).run_id
 
 
 def test_success_returns_the_run_status(make_worker):
     worker = make_worker()
     run_id = accept(worker.store)
     assert attempt(run_id, worker).status == RunStatus.SUCCEEDED
-    assert worker.helpdesk.published[0]["ticket"]["comment"]["public"] is False
+    assert worker.helpdesks["zendesk"].published[0]["ticket"]["comment"]["public"] is False
     assert attempt(run_id, worker).status == "not claimed"  # redelivered after success: dropped
 
 
@@ -78,7 +78,7 @@ def test_vendor_retry_after_is_honoured_and_recorded_in_the_store(make_worker):
     assert run.status == RunStatus.RETRYING and "429" in run.error
     # Due when the broker's countdown ends: if that message is lost, the sweep knows when.
     assert before + timedelta(seconds=7) <= run.due_at <= utcnow() + timedelta(seconds=8)
-    assert worker.helpdesk.published == []
+    assert worker.helpdesks["zendesk"].published == []
 
 
 def test_backoff_grows_exponentially_with_jitter_counted_from_the_store(make_worker):
@@ -106,7 +106,7 @@ def test_exhausted_retries_fail_the_run_with_a_visible_note(make_worker):
     run = worker.store.get(run_id)
     assert run.status == RunStatus.FAILED and "gave up after 4 attempts" in run.error
     assert run.failure_noted_at is not None
-    (update,) = worker.helpdesk.published
+    (update,) = worker.helpdesks["zendesk"].published
     assert BotTag.FAILED in update["ticket"]["tags"] and "web" in update["ticket"]["tags"]
     assert update["ticket"]["comment"]["public"] is False
     assert "Zendesk answered 503" in update["ticket"]["comment"]["body"]
@@ -127,7 +127,7 @@ def test_permanent_error_fails_at_once(make_worker):
     run_id = accept(worker.store)
     assert attempt(run_id, worker).status == "failed"
     assert worker.store.get(run_id).status == RunStatus.FAILED
-    assert "404" in worker.helpdesk.published[0]["ticket"]["comment"]["body"]
+    assert "404" in worker.helpdesks["zendesk"].published[0]["ticket"]["comment"]["body"]
 
 
 def test_a_bug_fails_visibly_instead_of_hanging(make_worker):
@@ -136,7 +136,7 @@ def test_a_bug_fails_visibly_instead_of_hanging(make_worker):
     assert attempt(run_id, worker).status == "failed"
     run = worker.store.get(run_id)
     assert run.status == RunStatus.FAILED and run.error.startswith("internal error: KeyError")
-    assert worker.helpdesk.published  # visible in the helpdesk too
+    assert worker.helpdesks["zendesk"].published  # visible in the helpdesk too
 
 
 def test_a_redelivered_task_finding_a_live_lease_looks_again_after_it(make_worker):
@@ -145,13 +145,13 @@ def test_a_redelivered_task_finding_a_live_lease_looks_again_after_it(make_worke
     run_id = accept(worker.store)
     claim = worker.store.claim(run_id, lease_seconds=worker.settings.lease_seconds)
     outcome = attempt(run_id, worker)
-    assert outcome.status == "held" and worker.helpdesk.published == []
+    assert outcome.status == "held" and worker.helpdesks["zendesk"].published == []
     remaining = (claim.lease_expires_at - utcnow()).total_seconds()
     assert remaining < outcome.retry_in <= remaining + 2.5
     # Once the lease has ended, the next look takes the run and finishes it.
     worker.store.hold_until(run_id, claim.token, utcnow() - timedelta(seconds=1))
     assert attempt(run_id, worker).status == RunStatus.SUCCEEDED
-    assert worker.store.get(run_id).attempts == 2 and len(worker.helpdesk.published) == 1
+    assert worker.store.get(run_id).attempts == 2 and len(worker.helpdesks["zendesk"].published) == 1
 
 
 def test_an_attempt_past_the_run_deadline_fails_the_run_visibly(make_worker):
@@ -160,7 +160,7 @@ def test_an_attempt_past_the_run_deadline_fails_the_run_visibly(make_worker):
     worker.clock = lambda: datetime.now(UTC) + timedelta(seconds=301)
     assert attempt(run_id, worker).status == "failed"
     assert "not processed within RUN_DEADLINE (300 s)" in worker.store.get(run_id).error
-    assert BotTag.FAILED in worker.helpdesk.published[0]["ticket"]["tags"]
+    assert BotTag.FAILED in worker.helpdesks["zendesk"].published[0]["ticket"]["tags"]
 
 
 def test_an_attempt_stops_at_its_time_limit_and_the_next_goes_on(make_worker):
@@ -176,11 +176,11 @@ def test_an_attempt_stops_at_its_time_limit_and_the_next_goes_on(make_worker):
             elapsed[0] += 200  # the read took longer than TASK_TIME_LIMIT (120 s)
             return super().fetch(ticket_id, history_limit)
 
-    worker.helpdesk = SlowHelpdesk(SAMPLE)
+    worker.helpdesks = {"zendesk": SlowHelpdesk(SAMPLE)}
     outcome = attempt(run_id, worker)
-    assert outcome.status == "retrying" and worker.helpdesk.published == []
+    assert outcome.status == "retrying" and worker.helpdesks["zendesk"].published == []
     assert "out of time before triage" in worker.store.get(run_id).error
-    worker.helpdesk, worker.clock = SampleHelpdesk(SAMPLE), lambda: datetime.now(UTC)
+    worker.helpdesks, worker.clock = {"zendesk": SampleHelpdesk(SAMPLE)}, lambda: datetime.now(UTC)
     assert attempt(run_id, worker).status == RunStatus.SUCCEEDED
 
 
@@ -213,7 +213,7 @@ def test_the_database_lost_mid_attempt_leaves_the_run_to_its_lease(make_worker, 
     assert outcome.status == "store unavailable" and outcome.retry_in is not None
     run = store.get(run_id)
     assert run.status == RunStatus.RUNNING and run.lease_expires_at is not None
-    assert worker.helpdesk.published == []
+    assert worker.helpdesks["zendesk"].published == []
 
 
 def test_retry_delay_bounds():

@@ -77,11 +77,11 @@ def test_valid_setup_on_postgresql_and_redis(environ, current_pg, redis_12):
     assert code == 0, err
     assert err == []
     assert lines_about(out, "database") == [
-        f"database: ok ({current_pg}, schema at revision 0004)"
+        f"database: ok ({current_pg}, schema at revision 0005)"
     ]
     assert lines_about(out, "broker") == [f"broker: ok ({redis_12})"]
     assert "recovery: every accepted ticket gets a note or ai_failed within 17 minutes of arrival" in out
-    assert out[-1] == "configuration is valid (helpdesk=sample, llm=offline)"
+    assert out[-1] == "configuration is valid (helpdesks=zendesk,intercom (sample), llm=offline)"
 
 
 def test_valid_setup_on_sqlite_after_db_upgrade(environ, tmp_path):
@@ -198,7 +198,7 @@ def test_an_out_of_date_schema_needs_db_upgrade(environ, postgres_url):
     code, _, err = check()
     assert code == 1
     assert lines_about(err, "database") == [
-        f"database: {postgres_url} is at revision 0003, the latest is 0004: "
+        f"database: {postgres_url} is at revision 0003, the latest is 0005: "
         "run python -m bot db upgrade"
     ]
 
@@ -284,7 +284,7 @@ def test_db_upgrade_then_check_on_postgresql(environ, postgres_url, redis_12):
     assert run("db", "upgrade").stdout == "database is up to date\n"
     result = run("check")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "configuration is valid (helpdesk=sample, llm=offline)"
+    assert result.stdout.splitlines()[-1] == "configuration is valid (helpdesks=zendesk,intercom (sample), llm=offline)"
 
 
 # --- masking -----------------------------------------------------------------------------------

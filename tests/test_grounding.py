@@ -63,7 +63,7 @@ def test_no_source_leaves_routing_to_the_category_and_ranks_after_low_confidence
                            has_sources=False)
     assert decision.reason_codes == ("low_confidence", "no_source")
     only = apply_rules(triage("Billing"), TICKET, CustomerContext(), POLICY, has_sources=False)
-    assert only.group_id == POLICY.routing["Billing"]  # `group: null` in the shipped policy
+    assert only.group_id == POLICY.routing_id("Billing", "zendesk")  # `group: null` in the shipped policy
 
 
 # -- policy ----------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.domain import CustomerContext, Ticket, TicketEvent
+from bot.events import process_run
 from bot.llm import TriageRequest, make_llm
 from bot.llm.hybrid import HybridEngine
-from bot.pipeline import process_run
 from bot.runtime import build_worker
 from bot.settings import PROJECT_ROOT, Settings
 from bot.vocabulary import RunStatus

@@ -17,7 +17,7 @@ import requests
 import responses
 
 from bot.errors import PermanentError, RetryableError
-from bot.kb.sources.zendesk_guide import RECONCILE_AFTER, ZendeskGuideSource
+from bot.helpdesks.zendesk.guide import RECONCILE_AFTER, ZendeskGuideSource
 from bot.kb.store import ArticleStore
 from bot.kb.sync import sync_source
 from tests.fakes.guide_api import START, FakeGuide
@@ -192,7 +192,7 @@ def test_full_sync_removes_deleted_articles_at_once(fake, rsps, kb):
 
 
 def test_reconcile_lists_every_page_of_a_locale(fake, rsps, kb, monkeypatch):
-    monkeypatch.setattr("bot.kb.sources.zendesk_guide.PAGE_SIZE", 2)
+    monkeypatch.setattr("bot.helpdesks.zendesk.guide.PAGE_SIZE", 2)
     sync_source(source(fake), kb)
     listing = fake.calls("/en-us/articles.json")
     # 5 en-us articles (the draft too, which the listing shows to agents) in pages of 2.
@@ -295,7 +295,7 @@ def test_export_stuck_on_one_timestamp_stops_with_a_warning(kb, caplog):
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake.install(mock, base_url=BASE)
-        with caplog.at_level(logging.WARNING, logger="bot.kb.sources.zendesk_guide"):
+        with caplog.at_level(logging.WARNING, logger="bot.helpdesks.zendesk.guide"):
             sync_source(guide, kb)
 
         assert export_starts(fake) == [0, T0]  # the second page repeated the first: stop

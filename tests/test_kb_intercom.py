@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from bot.errors import PermanentError, RetryableError
-from bot.kb.sources.intercom_help import FULL_LISTING_EVERY, IntercomHelpSource
-from bot.kb.sources.intercom_help_payload import article_versions, page_changes, section_names
+from bot.helpdesks.intercom.help_center import FULL_LISTING_EVERY, IntercomHelpSource
+from bot.helpdesks.intercom.help_center_payload import article_versions, page_changes, section_names
 from bot.kb.store import ArticleStore
 from bot.kb.sync import sync_source
 from tests.fakes.intercom_api import FakeIntercom

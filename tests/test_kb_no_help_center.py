@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.errors import PermanentError, RetryableError
-from bot.kb.sources.zendesk_guide import NoHelpCenter, ZendeskGuideSource
+from bot.helpdesks.zendesk.guide import NoHelpCenter, ZendeskGuideSource
 from bot.kb.sync import is_no_help_center, run_sync
 from tests.fakes.guide_api import START, FakeGuide
 
@@ -22,7 +22,7 @@ BASE = "https://acme.zendesk.com"
 EMAIL, TOKEN = "bot@acme.com", "t0ken"
 EXPORT = "/api/v2/help_center/incremental/articles.json"
 LOCALES = "/api/v2/help_center/locales.json"
-KB_LOGGERS = ("bot.kb.sync", "bot.kb.sources.zendesk_guide", "tasks")
+KB_LOGGERS = ("bot.kb.sync", "bot.helpdesks.zendesk.guide", "tasks")
 
 
 def without_help_center() -> FakeGuide:
@@ -144,7 +144,7 @@ def served():
 @pytest.fixture
 def env(monkeypatch, database_url, served):
     values = {
-        "HELPDESK": "zendesk", "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_URL": served.base_url,
+        "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_URL": served.base_url,
         "ZENDESK_EMAIL": EMAIL, "ZENDESK_API_TOKEN": TOKEN, "ZENDESK_WEBHOOK_SECRET": "s",
         "KB_SOURCES": "zendesk", "DATABASE_URL": database_url,
     }

@@ -12,13 +12,14 @@ from bot.db import make_engine
 from bot.db.models import utcnow
 from bot.domain import TicketEvent
 from bot.errors import RetryableError
-from bot.helpdesk.zendesk import ZendeskHelpdesk
+from bot.events import process_run
+from bot.helpdesks.zendesk.adapter import ZendeskHelpdesk
 from bot.kb.model import Article, SyncBatch
 from bot.kb.retrieval import KnowledgeBase
 from bot.kb.sources.files import load_articles
 from bot.kb.store import ArticleStore
 from bot.llm import make_llm
-from bot.pipeline import Worker, process_run
+from bot.pipeline import Worker
 from bot.policy import load_policy
 from bot.prompts import load_prompts
 from bot.settings import Settings
@@ -88,7 +89,7 @@ def worker(store, articles):
     settings = Settings.from_env(ENV)
     policy = load_policy(settings.policy_file)
     return Worker(
-        helpdesk=ZendeskHelpdesk.from_settings(settings),
+        helpdesks={"zendesk": ZendeskHelpdesk.from_settings(settings.zendesk)},
         llm=RecordingLLM(make_llm("offline", offline_config=settings.offline_config)),
         store=store,
         policy=policy,

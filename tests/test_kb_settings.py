@@ -29,7 +29,7 @@ def test_a_zendesk_deployment_grounds_on_its_own_guide_by_default():
 def test_sources_locales_and_intercom_settings_are_read():
     settings = Settings.from_env({
         **ZENDESK, "KB_SOURCES": "Intercom, zendesk, intercom", "KB_LOCALES": "en-US, de",
-        "INTERCOM_ACCESS_TOKEN": "tok", "INTERCOM_API_URL": "https://api.eu.intercom.io",
+        "INTERCOM_ACCESS_TOKEN": "tok", "INTERCOM_URL": "https://api.eu.intercom.io",
         "KB_SYNC_INTERVAL": "900",
     })
     assert settings.kb_sources == ("intercom", "zendesk")
@@ -44,7 +44,7 @@ def test_sources_locales_and_intercom_settings_are_read():
     ({**SAMPLE, "KB_SOURCES": "guide"}, "KB_SOURCES must list some of zendesk, intercom"),
     ({**SAMPLE, "KB_SOURCES": "intercom"}, "INTERCOM_ACCESS_TOKEN is not set"),
     ({**SAMPLE, "KB_SOURCES": "zendesk"}, "KB_SOURCES has zendesk, which needs ZENDESK_SUBDOMAIN"),
-    ({**SAMPLE, "INTERCOM_API_URL": "api.intercom.io"}, "INTERCOM_API_URL must be a http/https URL"),
+    ({**SAMPLE, "INTERCOM_URL": "api.intercom.io"}, "INTERCOM_URL must be a http/https URL"),
     ({**SAMPLE, "KB_SYNC_INTERVAL": "hourly"}, "KB_SYNC_INTERVAL must be a number"),
     ({**SAMPLE, "INTERCOM_TIMEOUT": "0"}, "INTERCOM_TIMEOUT must be more than 0"),
 ])
@@ -55,7 +55,7 @@ def test_bad_knowledge_settings_are_named(env, message):
 
 def test_local_tools_do_not_need_service_credentials():
     settings = Settings.from_env({"KB_SOURCES": "intercom"}, services=False)
-    assert settings.helpdesk == "zendesk" and settings.kb_sources == ("intercom",)
+    assert settings.helpdesks == () and settings.kb_sources == ("intercom",)
     with pytest.raises(SettingsError):
         Settings.from_env({"KB_SOURCES": "intercom"})
 

@@ -38,7 +38,7 @@ def intercom():
 @pytest.fixture
 def env(monkeypatch, database_url, guide, intercom):
     values = {
-        "HELPDESK": "zendesk",
+
         "ZENDESK_SUBDOMAIN": "acme",
         "ZENDESK_URL": guide.base_url,
         "ZENDESK_EMAIL": "bot@acme.com",
@@ -46,7 +46,7 @@ def env(monkeypatch, database_url, guide, intercom):
         "ZENDESK_WEBHOOK_SECRET": "s",
         "KB_SOURCES": "zendesk,intercom",
         "INTERCOM_ACCESS_TOKEN": intercom.token,
-        "INTERCOM_API_URL": intercom.base_url,
+        "INTERCOM_URL": intercom.base_url,
         "DATABASE_URL": database_url,
     }
     for name, value in values.items():

@@ -12,10 +12,11 @@ import responses
 from bot.db.models import utcnow
 from bot.domain import TicketEvent
 from bot.errors import RetryableError
-from bot.helpdesk.zendesk import ZendeskHelpdesk
+from bot.events import process_run
+from bot.helpdesks.zendesk.adapter import ZendeskHelpdesk
 from bot.llm import make_llm
 from bot.notes import DRAFT_END, DRAFT_START
-from bot.pipeline import Worker, process_run
+from bot.pipeline import Worker
 from bot.policy import load_policy
 from bot.prompts import load_prompts
 from bot.recovery import post_failure_note
@@ -73,7 +74,7 @@ def fake(monkeypatch):
 def worker(store):
     settings = Settings.from_env(ENV)
     return Worker(
-        helpdesk=ZendeskHelpdesk.from_settings(settings),
+        helpdesks={"zendesk": ZendeskHelpdesk.from_settings(settings.zendesk)},
         llm=CountingLLM(make_llm("offline", offline_config=settings.offline_config)),
         store=store,
         policy=load_policy(settings.policy_file),
@@ -90,7 +91,10 @@ def test_a_ticket_gets_one_private_note_with_tags_priority_and_group(fake, worke
     run_id = accept(worker.store)
     assert process_run(run_id, worker) == RunStatus.SUCCEEDED
 
-    assert fake.count() == 3  # one read with sideloads, one for history, one write
+    # One read with sideloads, one for history, the latest comments just before writing (has a
+    # teammate answered meanwhile?), one write.
+    assert [(r.method, r.path.split("/")[-1]) for r in fake.requests] == [
+        ("GET", "5158.json"), ("GET", "requested.json"), ("GET", "comments.json"), ("PUT", "5158.json")]
     (put,) = fake.puts(5158)
     body = put.json["ticket"]
     assert body["comment"]["public"] is False
@@ -285,3 +289,23 @@ def test_a_huge_ticket_is_read_up_to_the_bound_and_the_note_says_so(fake, worker
     assert seen == [MAX_TICKET_CHARS]
     note = fake.ticket(7002)["comments"][-1]["body"]
     assert f"Only the first {MAX_TICKET_CHARS:,} characters of the ticket's {len(body):,}" in note
+
+
+def test_a_teammate_who_answers_while_the_bot_drafts_is_not_talked_over(fake, worker):
+    """The agent's public reply lands while the model drafts: nothing is written, and the run
+    records what it saw (status `stale`), with its triage, so the work is not lost for reports."""
+    fake.add_ticket(6001, subject="Refund", description="Please refund my last order.",
+                    requester_id=501, created_at=datetime.now(UTC))
+    run_id = accept(worker.store, "6001")
+    draft = worker.llm.draft
+
+    def agent_answers_meanwhile(request):
+        fake.agent_edit(6001, comment="Refunded, sorry for the trouble!", public=True, author_id=2)
+        return draft(request)
+
+    worker.llm.draft = agent_answers_meanwhile
+    assert process_run(run_id, worker) == RunStatus.STALE
+    assert fake.puts(6001) == []
+    run = worker.store.get(run_id)
+    assert run.status == RunStatus.STALE and "replied publicly" in run.error
+    assert run.triage and run.rules["category"] and run.draft  # what the bot would have said

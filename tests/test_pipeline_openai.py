@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import TicketEvent
-from bot.pipeline import process_run
+from bot.events import process_run
 from bot.runtime import build_worker
 from bot.settings import Settings
 from bot.vocabulary import RunStatus

@@ -45,17 +45,19 @@ def parse_error(raw) -> str:
 
 def test_shipped_policy_loads_with_documented_defaults():
     policy = load_policy(POLICY_FILE)
-    assert policy.version == "2026-12-04.1"
+    assert policy.version == "2026-12-05.1"
     assert policy.confidence_threshold == 0.7
     assert {k: policy.groups[k] for k in ("supervisor", "senior", "security", "empathy")} == {
-        "supervisor": 101,
-        "senior": 102,
-        "security": 103,
-        "empathy": 104,
+        "supervisor": {"zendesk": 101, "intercom": "7101"},
+        "senior": {"zendesk": 102, "intercom": "7102"},
+        "security": {"zendesk": 103, "intercom": "7103"},
+        "empathy": {"zendesk": 104, "intercom": "7104"},
     }
-    assert policy.groups["triage"] is None
+    assert policy.groups["triage"] == {}
     assert set(policy.routing) == set(CATEGORIES)
-    assert all(isinstance(policy.routing[c], int) for c in CATEGORIES)
+    # Zendesk's API takes group ids as numbers, Intercom's takes team ids as strings.
+    assert all(isinstance(policy.routing_id(c, "zendesk"), int) for c in CATEGORIES)
+    assert all(isinstance(policy.routing_id(c, "intercom"), str) for c in CATEGORIES)
     assert policy.history_window_days == 30
     assert policy.recent_interactions == 3
     assert policy.repeat_contact_min == 3
@@ -76,9 +78,36 @@ def test_shipped_policy_loads_with_documented_defaults():
 def test_group_name_finds_groups_and_categories():
     policy = load_policy(POLICY_FILE)
     assert policy.group_name(103) == "security"
-    assert policy.group_name(policy.routing["Billing"]) == "Billing"
+    assert policy.group_name("7103") == "security"  # the Intercom team of the same group
+    assert policy.group_name(policy.routing_id("Billing", "zendesk")) == "Billing"
     assert policy.group_name(999) is None
     assert policy.group_name(None) is None
+
+
+def test_group_ids_per_helpdesk_and_the_bare_number_shorthand():
+    policy = parse_policy(raw_with(groups={
+        **RAW_POLICY["groups"],
+        "supervisor": {"zendesk": "201", "intercom": 5017691},
+        "senior": 202,
+        "security": {"intercom": "9", "zendesk": None},
+    }))
+    assert policy.group_id("supervisor", "zendesk") == 201
+    assert policy.group_id("supervisor", "intercom") == "5017691"
+    assert policy.group_id("senior", "zendesk") == 202  # a bare number is a Zendesk group
+    assert policy.group_id("senior", "intercom") is None
+    assert policy.group_id("security", "zendesk") is None and policy.group_id("security", "intercom") == "9"
+    assert policy.group_id("nobody", "zendesk") is None
+
+
+@pytest.mark.parametrize("ids, problem", [
+    ({"freshdesk": 1}, 'unknown helpdesk "freshdesk"'),
+    ({"intercom": "team-a"}, 'intercom: must be a numeric id or null, got "team-a"'),
+    ({"zendesk": -1}, "zendesk: must be a numeric id or null, got -1"),
+    ([101], "must be ids by helpdesk (zendesk: <group id>, intercom: <team id>)"),
+])
+def test_bad_group_ids_are_named(ids, problem):
+    message = parse_error(raw_with(groups={**RAW_POLICY["groups"], "supervisor": ids}))
+    assert "groups.supervisor" in message and problem in message
 
 
 def test_parse_policy_fills_defaults_for_an_empty_mapping():
@@ -122,7 +151,7 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
         ),
     }
     expected = Policy(
-        version="2026-12-04.1",
+        version="2026-12-05.1",
         confidence_threshold=0.7,
         vip=VipRule(organization_tags=("vip",), user_tags=("vip",), user_fields={},
                     organization_fields={}),
@@ -130,10 +159,13 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
         history_window_days=30,
         recent_interactions=3,
         repeat_contact_min=3,
-        groups={"supervisor": 101, "senior": 102, "security": 103, "empathy": 104,
-                "triage": None},
-        routing={"Billing": 110, "Technical": 111, "Feature request": 112, "Bug report": 113,
-                 "Account access": 114, "Other": 115},
+        groups={name: {"zendesk": number, "intercom": str(number + 7000)}
+                for name, number in (("supervisor", 101), ("senior", 102), ("security", 103),
+                                     ("empathy", 104))} | {"triage": {}},
+        routing={category: {"zendesk": number, "intercom": str(number + 7000)}
+                 for category, number in (("Billing", 110), ("Technical", 111),
+                                          ("Feature request", 112), ("Bug report", 113),
+                                          ("Account access", 114), ("Other", 115))},
         keywords=keywords,
         escalations=(
             Escalation("security", "security"), Escalation("legal", "security"),
@@ -197,7 +229,7 @@ def test_non_numeric_routing_id_is_named():
 
 def test_numeric_string_group_id_is_accepted():
     policy = parse_policy(raw_with(groups={**RAW_POLICY["groups"], "supervisor": "101"}))
-    assert policy.groups["supervisor"] == 101
+    assert policy.groups["supervisor"] == {"zendesk": 101}
 
 
 @pytest.mark.parametrize("ceiling", [0, 6])
@@ -311,8 +343,9 @@ def test_misspelt_nested_key_is_named_with_its_path(tmp_path):
     [
         ("confidence_threshold: 0.7", "confidence_threshold: high", "confidence_threshold: high",
          "confidence_threshold", 'must be a number, got "high"'),
-        ("  supervisor: 101", "  supervisor: true", "supervisor: true",
-         "groups.supervisor", "must be a numeric Zendesk group id or null, got true"),
+        ("  supervisor: {zendesk: 101, intercom: 7101}", "  supervisor: true", "supervisor: true",
+         "groups.supervisor", "must be ids by helpdesk (zendesk: <group id>, intercom: <team id>), a numeric "
+         "Zendesk group id, or null, got true"),
         ("  category_terms: {}", "  category_terms: [invoice]", "category_terms",
          "knowledge.category_terms", "must be a mapping, got a list"),
         ("  history_window_days: 30", "  history_window_days: true", "history_window_days",
@@ -342,7 +375,7 @@ def test_unknown_group_name_in_escalations_is_named_with_its_line(tmp_path):
 
 
 def test_unknown_category_in_routing_is_named_with_its_line(tmp_path):
-    text = edited("  Billing: 110", "  Billling: 110")
+    text = edited("  Billing: {zendesk: 110", "  Billling: {zendesk: 110")
     message = load_error(tmp_path, text)
     assert f"line {line_of(text, 'Billling')}: routing.Billling: unknown category" in message
     assert 'did you mean "Billing"?' in message
@@ -370,7 +403,7 @@ def test_several_problems_are_all_reported_one_per_line_in_file_order(tmp_path):
     text = edited("confidence_threshold: 0.7", "confidence_treshold: 0.7")
     text = edited("  max_sources: 3", "  max_sources: 0", text)
     text = edited("\nescalations:\n", "\nescalatons:\n", text)
-    text = edited("  Billing: 110", "  Billling: 110", text)
+    text = edited("  Billing: {zendesk: 110", "  Billling: {zendesk: 110", text)
     text = edited("[refund, refunds,", '[refund, "", refunds,', text)
     lines = load_error(tmp_path, text).splitlines()
     assert [line.split(": ")[1] for line in lines] == [
@@ -414,7 +447,7 @@ def test_duplicate_yaml_key_is_refused(tmp_path):
 
 
 def test_invalid_yaml_names_its_line(tmp_path):
-    text = edited("  senior: 102", "  senior: [102")
+    text = edited("  senior: {zendesk: 102", "  senior: [{zendesk: 102")
     assert ", line " in load_error(tmp_path, text) and "invalid YAML" in load_error(tmp_path, text)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.db.models import utcnow
 from bot.domain import TicketEvent
-from bot.helpdesk.sample import SampleHelpdesk
+from bot.helpdesks.sample import SampleHelpdesk
 from bot.llm import make_llm
 from bot.pipeline import Worker
 from bot.policy import load_policy
@@ -43,14 +43,15 @@ def worker(store, tmp_path):
                                   "SAMPLE_HELPDESK_FILE": str(sample_file),
                                   "RECOVERY_AFTER": "120", "RECOVERY_TRIES": "2",
                                   "RUN_DEADLINE": "900", "SWEEP_INTERVAL": "60"})
-    return Worker(helpdesk=SampleHelpdesk(SAMPLE), llm=make_llm("offline", offline_config=settings.offline_config),
+    return Worker(helpdesks={"zendesk": SampleHelpdesk(SAMPLE)},
+                  llm=make_llm("offline", offline_config=settings.offline_config),
                   store=Store(store.engine, recovery_after=settings.recovery_after),
                   policy=load_policy(settings.policy_file), prompts=load_prompts(settings.prompts_dir),
                   settings=settings)
 
 
 def accept(worker, ticket_id: str) -> int:
-    return worker.store.accept(TicketEvent("sample", "created", ticket_id)).run_id
+    return worker.store.accept(TicketEvent("zendesk", "created", ticket_id)).run_id
 
 
 def at(worker, seconds: float) -> None:
@@ -76,7 +77,7 @@ def test_a_lost_message_is_re_enqueued_then_the_run_fails_visibly_after_its_trie
     assert report.failed == [run_id] and report.noted == [run_id] and sent == [run_id, run_id]
     run = worker.store.get(run_id)
     assert run.status == RunStatus.FAILED and "stuck after 2 recoveries" in run.error
-    (update,) = worker.helpdesk.published
+    (update,) = worker.helpdesks["zendesk"].published
     assert BotTag.FAILED in update["ticket"]["tags"] and "stuck after 2" in update["ticket"]["comment"]["body"]
 
 
@@ -115,12 +116,12 @@ def test_a_failure_note_the_helpdesk_refused_is_posted_by_a_later_sweep(worker):
     run_id = accept(worker, "5")
     worker.store.claim(run_id, lease_seconds=60)
     worker.store.fail(run_id, "Zendesk answered 503 (gave up after 6 attempts)", token=1)
-    helpdesk = worker.helpdesk
-    worker.helpdesk = DownHelpdesk(SAMPLE)
+    helpdesk = worker.helpdesks["zendesk"]
+    worker.helpdesks = {"zendesk": DownHelpdesk(SAMPLE)}
     at(worker, 61)
     assert sweep(worker, lambda _: None).noted == []
     assert worker.store.get(run_id).failure_noted_at is None
-    worker.helpdesk = helpdesk
+    worker.helpdesks = {"zendesk": helpdesk}
     at(worker, 120)
     assert sweep(worker, lambda _: None).noted == [run_id]
     assert worker.store.get(run_id).failure_noted_at is not None

@@ -74,12 +74,26 @@ def policy_with(**changes):
 
 
 def test_real_policy_has_the_groups_these_tests_rely_on():
-    assert POLICY.groups["supervisor"] == SUPERVISOR
-    assert POLICY.groups["senior"] == SENIOR
-    assert POLICY.groups["security"] == SECURITY
-    assert POLICY.groups["empathy"] == EMPATHY
-    assert POLICY.groups["triage"] is None
-    assert dict(POLICY.routing) == ROUTING
+    assert POLICY.group_id("supervisor", "zendesk") == SUPERVISOR
+    assert POLICY.group_id("senior", "zendesk") == SENIOR
+    assert POLICY.group_id("security", "zendesk") == SECURITY
+    assert POLICY.group_id("empathy", "zendesk") == EMPATHY
+    assert POLICY.groups["triage"] == {}
+    assert {c: POLICY.routing_id(c, "zendesk") for c in POLICY.routing} == ROUTING
+
+
+def test_the_same_decision_routes_to_each_helpdesks_own_group_or_team():
+    """One policy, two helpdesks: a security escalation goes to group 103 in Zendesk and to
+    team "7103" in Intercom; without an escalation, to the category's group or team."""
+    hacked = ticket("Someone hacked my account and changed my password", "Strange login")
+    in_zendesk = apply_rules(triage("Account access"), hacked, context(), POLICY, helpdesk="zendesk")
+    in_intercom = apply_rules(triage("Account access"), hacked, context(), POLICY, helpdesk="intercom")
+    assert (in_zendesk.group_key, in_zendesk.group_id) == ("security", SECURITY)
+    assert (in_intercom.group_key, in_intercom.group_id) == ("security", "7103")
+    plain = apply_rules(triage(), ticket(), context(), POLICY, helpdesk="intercom")
+    assert (plain.escalate, plain.group_id) == (False, "7110")
+    no_team = policy_with(routing={**RAW_POLICY["routing"], "Billing": 110})
+    assert apply_rules(triage(), ticket(), context(), no_team, helpdesk="intercom").group_id is None
 
 
 # --- no reasons ---------------------------------------------------------------------------------

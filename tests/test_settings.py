@@ -45,13 +45,74 @@ def error(environ: dict[str, str]) -> str:
 
 def test_minimal_zendesk_environment():
     settings = Settings.from_env(env())
-    assert settings.helpdesk == "zendesk"
-    assert settings.zendesk_subdomain == "acme"
-    assert settings.zendesk_email == "bot@acme.test"
-    assert settings.zendesk_api_token == TOKEN
-    assert settings.zendesk_webhook_secret == SECRET
+    assert settings.helpdesk == "auto" and settings.helpdesks == ("zendesk",)
+    assert settings.zendesk.subdomain == "acme"
+    assert settings.zendesk.email == "bot@acme.test"
+    assert settings.zendesk.api_token == TOKEN
+    assert settings.zendesk.webhook_secret == SECRET
     assert settings.llm_provider == "offline"
-    assert settings.zendesk_base_url == "https://acme.zendesk.com"
+    assert settings.zendesk.base_url == "https://acme.zendesk.com"
+    assert settings.kb_sources == ("zendesk",)  # its own Guide, unless told otherwise
+    assert not settings.intercom.configured
+
+
+INTERCOM = {"INTERCOM_ACCESS_TOKEN": "tok", "INTERCOM_CLIENT_SECRET": "cs", "INTERCOM_ADMIN_ID": "814860"}
+
+
+def test_intercom_settings_alone_give_an_intercom_only_deployment():
+    settings = Settings.from_env(INTERCOM)
+    assert settings.helpdesks == ("intercom",) and settings.kb_sources == ("intercom",)
+    assert (settings.intercom.access_token, settings.intercom.client_secret, settings.intercom.admin_id) == (
+        "tok", "cs", "814860")
+    assert settings.intercom.url == "https://api.intercom.io" and settings.intercom.timeout == 20.0
+    assert not settings.zendesk.configured
+
+
+def test_zendesk_and_intercom_settings_together_serve_both():
+    settings = Settings.from_env({**env(), **INTERCOM, "INTERCOM_URL": "https://api.eu.intercom.io"})
+    assert settings.helpdesks == ("zendesk", "intercom")
+    assert settings.kb_sources == ("zendesk", "intercom")
+    assert settings.intercom.url == "https://api.eu.intercom.io"
+
+
+@pytest.mark.parametrize("missing, why", [
+    ("INTERCOM_ACCESS_TOKEN", "the API cannot be called"),
+    ("INTERCOM_CLIENT_SECRET", "webhooks cannot be verified"),
+    ("INTERCOM_ADMIN_ID", "the admin the bot's notes are written as"),
+])
+def test_an_intercom_workspace_needs_its_token_secret_and_admin(missing, why):
+    message = error({**INTERCOM, missing: ""})
+    assert f"{missing} is not set ({why})" in message
+    assert all(other not in message for other in set(INTERCOM) - {missing})
+
+
+def test_an_intercom_access_token_alone_serves_no_conversations():
+    # It is what an Intercom help center needs, for a Zendesk desk too.
+    settings = Settings.from_env({**env(), "INTERCOM_ACCESS_TOKEN": "tok", "KB_SOURCES": "zendesk,intercom"})
+    assert settings.helpdesks == ("zendesk",) and settings.kb_sources == ("zendesk", "intercom")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("https://api.intercom.io", "INTERCOM_API_URL is now INTERCOM_URL: rename it"),
+])
+def test_the_old_intercom_url_setting_is_refused_with_its_new_name(value, message):
+    assert message in error({**INTERCOM, "INTERCOM_API_URL": value})
+
+
+def test_intercom_url_must_be_http():
+    assert "INTERCOM_URL" in error({**INTERCOM, "INTERCOM_URL": "api.intercom.io"})
+
+
+@pytest.mark.parametrize("window, ok", [("0", True), ("300", True), ("-1", False), ("301", False)])
+def test_reply_merge_window_bounds(window, ok):
+    if ok:
+        assert Settings.from_env({**env(), "REPLY_MERGE_WINDOW": window}).reply_merge_window == float(window)
+    else:
+        assert "REPLY_MERGE_WINDOW must" in error({**env(), "REPLY_MERGE_WINDOW": window})
+
+
+def test_nothing_configured_says_which_settings_serve_a_helpdesk():
+    assert "no helpdesk is configured: set the ZENDESK_* settings, the INTERCOM_* settings" in error({})
 
 
 def test_defaults_put_database_and_broker_under_instance():
@@ -78,7 +139,7 @@ def test_database_url_is_taken_as_given():
 
 def test_environment_values_are_stripped():
     settings = Settings.from_env(env(ZENDESK_EMAIL="  bot@acme.test \n", LLM_PROVIDER=" OFFLINE "))
-    assert settings.zendesk_email == "bot@acme.test"
+    assert settings.zendesk.email == "bot@acme.test"
     assert settings.llm_provider == "offline"
 
 
@@ -86,9 +147,9 @@ def test_environment_values_are_stripped():
                                        ("https://support.acme.test", "https://support.acme.test")])
 def test_zendesk_url_overrides_subdomain(url, base):
     settings = Settings.from_env(env(ZENDESK_URL=url))
-    assert settings.zendesk_base_url == base
+    assert settings.zendesk.base_url == base
     # and the subdomain is no longer required
-    assert Settings.from_env(env(ZENDESK_URL=url, ZENDESK_SUBDOMAIN=None)).zendesk_base_url == base
+    assert Settings.from_env(env(ZENDESK_URL=url, ZENDESK_SUBDOMAIN=None)).zendesk.base_url == base
 
 
 def test_openai_with_key():
@@ -132,8 +193,9 @@ def test_blank_required_setting_counts_as_missing(missing):
 
 
 def test_all_missing_settings_are_reported_at_once():
-    message = error({})
-    for name in ZENDESK_REQUIRED:
+    # Any Zendesk credential makes it a Zendesk deployment: every missing one is named.
+    message = error({"ZENDESK_SUBDOMAIN": "acme"})
+    for name in set(ZENDESK_REQUIRED) - {"ZENDESK_SUBDOMAIN"}:
         assert name in message
 
 

@@ -17,7 +17,7 @@ from werkzeug.datastructures import Headers
 from bot.db.models import DELIVERY_ID_LENGTH, EVENT_ID_LENGTH, TICKET_ID_LENGTH, Delivery, Run
 from bot.domain import TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload
-from bot.webhooks.zendesk import (
+from bot.helpdesks.zendesk.webhook import (
     INVOCATION_HEADER,
     MAX_ID,
     SIGNATURE_HEADER,

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from bot.errors import PermanentError, RetryableError
-from bot.helpdesk import zendesk_payload as shapes
-from bot.helpdesk.zendesk import RateLimited
+from bot.helpdesks.zendesk import payload as shapes
+from bot.helpdesks.zendesk.adapter import RateLimited
 from tests.fakes.openapi_validation import validate_zendesk_request
 from tests.fakes.zendesk_api import FakeZendesk
 from tests.fakes.zendesk_export import export_cursor, validate_request

@@ -15,8 +15,8 @@ from zenpy import Zenpy
 
 from bot.domain import Ticket
 from bot.errors import BotError, PermanentError, RetryableError, SettingsError
-from bot.helpdesk import zendesk as zendesk_module
-from bot.helpdesk.zendesk import RateLimited, ZendeskHelpdesk
+from bot.helpdesks.zendesk import adapter as zendesk_module
+from bot.helpdesks.zendesk.adapter import RateLimited, ZendeskHelpdesk
 
 pytest.register_assert_rewrite("tests.zendesk_adapter_support")  # its asserts report like a test's
 
@@ -188,7 +188,7 @@ def test_non_json_5xx_body_on_put_is_retryable(helpdesk, fake, rsps):
 # ---- the HTTP front-end: timeouts, refused connections ----------------------------------------
 def test_http_timeout_on_get_is_retryable(fake):
     fake.serve()
-    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_URL=fake.base_url, ZENDESK_TIMEOUT="0.5"))
+    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_URL=fake.base_url, ZENDESK_TIMEOUT="0.5").zendesk)
     fake.delay_next("GET", r"^/api/v2/tickets/1", 2)
     started = time.monotonic()
     with pytest.raises(RetryableError) as info:
@@ -202,7 +202,7 @@ def test_http_timeout_on_get_is_retryable(fake):
 
 def test_http_timeout_on_put_is_retryable(fake):
     fake.serve()
-    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_URL=fake.base_url, ZENDESK_TIMEOUT="0.5"))
+    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_URL=fake.base_url, ZENDESK_TIMEOUT="0.5").zendesk)
     ticket = hd.fetch_ticket("1")
     fake.delay_next("PUT", r"^/api/v2/tickets/1", 2)
     started = time.monotonic()
@@ -216,7 +216,8 @@ def test_http_timeout_on_put_is_retryable(fake):
 
 def test_connection_refused_is_retryable(fake):
     port = free_port()
-    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_URL=f"http://127.0.0.1:{port}", ZENDESK_TIMEOUT="2"))
+    settings = make_settings(ZENDESK_URL=f"http://127.0.0.1:{port}", ZENDESK_TIMEOUT="2")
+    hd = ZendeskHelpdesk.from_settings(settings.zendesk)
     with pytest.raises(RetryableError) as info:
         hd.fetch("1", history_limit=HISTORY)
     assert isinstance(info.value.__cause__, requests.ConnectionError)
@@ -231,7 +232,7 @@ def test_from_settings_without_zendesk_url_ignores_stale_force_env(fake, rsps, m
     fake.install(rsps, base_url=BASE_URL)
     monkeypatch.setenv("ZENPY_FORCE_NETLOC", "127.0.0.1:9")  # e.g. left by an earlier instance
     monkeypatch.setenv("ZENPY_FORCE_SCHEME", "http")
-    hd = ZendeskHelpdesk.from_settings(make_settings())
+    hd = ZendeskHelpdesk.from_settings(make_settings().zendesk)
     ticket = hd.fetch_ticket("1")  # read: https://acme.zendesk.com, as configured
     hd.publish(ticket, UPDATE)  # write: must go to the same place
     assert len(fake.puts(1)) == 1
@@ -244,7 +245,7 @@ def test_zero_timeout_is_rejected_or_handled_consistently(fake):
         settings = make_settings(ZENDESK_URL=fake.base_url, ZENDESK_TIMEOUT="0")
     except SettingsError:
         return  # rejecting it at start-up is a fine fix
-    hd = ZendeskHelpdesk.from_settings(settings)
+    hd = ZendeskHelpdesk.from_settings(settings.zendesk)
     try:
         hd.fetch_ticket("1")
     except BotError:
@@ -262,10 +263,10 @@ def test_zendesk_url_env_vars_do_not_leak_between_tests():
 
 # ---- construction ---------------------------------------------------------------------------
 def test_from_settings_session_has_no_transport_retries_and_a_rate_limit_hook(fake, rsps):
-    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_TIMEOUT="3"))
+    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_TIMEOUT="3").zendesk)
     session = hd._session
     for prefix in ("https://", "http://"):
         assert session.get_adapter(prefix + "x").max_retries.total == 0
-    assert zendesk_module._raise_on_rate_limit in session.hooks["response"]
+    assert zendesk_module.raise_on_rate_limit in session.hooks["response"]
     assert session.auth == (f"{EMAIL}/token", TOKEN)
     assert hd._client.tickets.timeout == 3.0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.domain import Ticket, TicketUpdate
-from bot.helpdesk.zendesk_payload import (
+from bot.helpdesks.zendesk.payload import (
     organization_from_json,
     past_ticket_from_json,
     person_from_json,

@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain import TicketUpdate
 from bot.errors import BotError, RetryableError
-from bot.helpdesk.zendesk import MAX_CONFLICT_RETRIES, RateLimited
+from bot.helpdesks.zendesk.adapter import MAX_CONFLICT_RETRIES, RateLimited
 from tests.fakes.zendesk_api import CONFLICT
 
 pytest.register_assert_rewrite("tests.zendesk_adapter_support")  # its asserts report like a test's
@@ -265,3 +265,54 @@ def test_non_ascii_and_html_survive_the_round_trip(helpdesk, fake):
 
 def test_non_ascii_and_html_survive_the_round_trip_over_http(http_helpdesk, fake):
     _round_trip(http_helpdesk, fake)
+
+
+# ---- never talking over a human ----------------------------------------------------------
+def _since(snap):
+    # The event arrived when the ticket was created (the fake's clock, not the machine's).
+    return snap.ticket.created_at
+
+
+def test_a_teammates_public_reply_since_the_event_means_nothing_is_written(helpdesk, fake):
+    snap = helpdesk.fetch("1", history_limit=HISTORY)
+    fake.agent_edit(1, comment="Hi! I refunded the second charge.", public=True, author_id=2)
+    before = len(fake.ticket(1)["comments"])
+
+    result = helpdesk.publish(snap.ticket, UPDATE, since=_since(snap))
+
+    assert result.stale is not None and "user 2 replied publicly" in result.stale
+    assert not result.applied and fake.puts(1) == []
+    assert len(fake.ticket(1)["comments"]) == before
+
+
+def test_private_notes_and_the_requesters_own_reply_are_no_reason_to_stay_silent(helpdesk, fake):
+    snap = helpdesk.fetch("1", history_limit=HISTORY)
+    fake.agent_edit(1, comment="checking with billing", public=False, author_id=2)
+    fake.agent_edit(1, comment="any news?", public=True, author_id=100)  # the requester
+
+    result = helpdesk.publish(snap.ticket, UPDATE, since=_since(snap))
+
+    assert result.stale is None and result.applied
+    assert len(fake.puts(1)) == 2  # the first met the 409 the edits caused; the second wrote
+
+
+@pytest.mark.parametrize("status", ["solved", "closed"])
+def test_a_ticket_solved_or_closed_meanwhile_gets_nothing(helpdesk, fake, status):
+    snap = helpdesk.fetch("1", history_limit=HISTORY)
+    fake.agent_edit(1, status=status)
+
+    result = helpdesk.publish(snap.ticket, UPDATE, since=_since(snap))
+
+    assert result.stale == f"the ticket is {status}"
+    assert [p.status for p in fake.puts(1)] == [409]  # the change was only seen on the 409
+
+
+def test_a_reply_that_lands_between_our_read_and_our_write_is_seen_after_the_409(helpdesk, fake):
+    snap = helpdesk.fetch("1", history_limit=HISTORY)
+    fake.on_before_put(lambda tid, body: fake.agent_edit(tid, comment="On it!", public=True, author_id=2))
+
+    result = helpdesk.publish(snap.ticket, UPDATE, since=_since(snap))
+
+    assert result.stale is not None and result.conflicts == 1
+    assert [p.status for p in fake.puts(1)] == [409]
+    assert not any(c["body"] == UPDATE.note for c in fake.ticket(1)["comments"])

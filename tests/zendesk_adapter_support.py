@@ -22,7 +22,7 @@ import pytest
 import responses
 
 from bot.domain import TicketUpdate
-from bot.helpdesk.zendesk import ZendeskHelpdesk
+from bot.helpdesks.zendesk.adapter import ZendeskHelpdesk
 from bot.settings import Settings
 from tests.fakes.zendesk_api import FakeZendesk
 
@@ -47,7 +47,7 @@ UPDATE = TicketUpdate(
 # ---- settings, seeding --------------------------------------------------------------------
 def make_settings(**overrides: str) -> Settings:
     env = {
-        "HELPDESK": "zendesk",
+
         "ZENDESK_SUBDOMAIN": "acme",
         "ZENDESK_EMAIL": EMAIL,
         "ZENDESK_API_TOKEN": TOKEN,
@@ -138,7 +138,7 @@ def rsps():
 @pytest.fixture
 def helpdesk(fake, rsps) -> ZendeskHelpdesk:
     fake.install(rsps, base_url=BASE_URL)
-    hd = ZendeskHelpdesk.from_settings(make_settings())
+    hd = ZendeskHelpdesk.from_settings(make_settings().zendesk)
     for name in FORCE_VARS:
         assert name not in os.environ
     return hd
@@ -148,7 +148,7 @@ def helpdesk(fake, rsps) -> ZendeskHelpdesk:
 def http_helpdesk(fake):
     """The adapter pointed at the fake's real HTTP server through ZENDESK_URL."""
     fake.serve()
-    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_URL=fake.base_url))
+    hd = ZendeskHelpdesk.from_settings(make_settings(ZENDESK_URL=fake.base_url).zendesk)
     assert os.environ["ZENPY_FORCE_NETLOC"] == fake.netloc
     assert os.environ["ZENPY_FORCE_SCHEME"] == "http"
     return hd

@@ -1,8 +1,8 @@
-"""The store: every webhook delivery accepted and every run of the pipeline.
+"""The store: every webhook delivery accepted, every ticket event, and every run of the pipeline.
 
 Deduplication lives here, in unique constraints, not in memory: two deliveries with the same
-invocation id, or two events for the same ticket and kind, cannot both be inserted, whichever
-process or thread tries.
+invocation id, or two events with the same key on one ticket (its creation, one conversation
+part), cannot both be inserted, whichever process or thread tries.
 """
 
 from __future__ import annotations
@@ -60,19 +60,24 @@ class Base(DeclarativeBase):
 
 
 class Run(Base):
-    """One ticket event taken through the pipeline, and everything it decided and did."""
+    """One pass of the pipeline over a ticket, for one or more of its events (`TicketEvent`:
+    quick replies merged), and everything it decided and did. A ticket can have many."""
 
     __tablename__ = "runs"
     __table_args__ = (
-        UniqueConstraint("helpdesk", "ticket_id", "event_kind", name="uq_runs_ticket_event"),
         Index("ix_runs_status_due_at", "status", "due_at"),  # the sweep's query
+        Index("ix_runs_ticket", "helpdesk", "ticket_id"),  # a ticket's runs
+        UniqueConstraint("waiting_key", name="uq_runs_waiting_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     helpdesk: Mapped[str] = mapped_column(String(32))
     ticket_id: Mapped[str] = mapped_column(String(TICKET_ID_LENGTH))
-    event_kind: Mapped[str] = mapped_column(String(64))
+    event_kind: Mapped[str] = mapped_column(String(64))  # of the event that started it
     event_id: Mapped[str | None] = mapped_column(String(EVENT_ID_LENGTH))
+    # "helpdesk:ticket" while no worker has claimed the run, then NULL: unique, so a ticket has
+    # at most one run that later events can still join (`Store.accept`).
+    waiting_key: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far; the lease token
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -118,6 +123,28 @@ class Delivery(Base):
     helpdesk: Mapped[str] = mapped_column(String(32))
     delivery_id: Mapped[str] = mapped_column(String(DELIVERY_ID_LENGTH))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class TicketEvent(Base):
+    """One event on a ticket, accepted once: its creation (key ""), or one message of the
+    customer's (key: the conversation part id). Points at the run that handles it."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "helpdesk", "ticket_id", "event_kind", "event_key", name="uq_ticket_events_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    helpdesk: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str] = mapped_column(String(TICKET_ID_LENGTH))
+    event_kind: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

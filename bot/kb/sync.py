@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import PermanentError, RetryableError
+from bot.helpdesks.zendesk.guide import NoHelpCenter
 from bot.kb.model import SyncReport
 from bot.kb.sources.base import ArticleSource
-from bot.kb.sources.zendesk_guide import NoHelpCenter
 from bot.kb.store import LAST_ERROR_CHARS, ArticleStore
 
 log = logging.getLogger(__name__)

@@ -76,15 +76,15 @@ def columns_for(text_cols: str | None, label_col: str) -> Columns:
 
 
 def _zendesk_tickets(settings_factory, mapping, since, category_field):
-    from bot.helpdesk.zendesk import ZendeskHelpdesk
+    from bot.helpdesks.zendesk.adapter import ZendeskHelpdesk
     from bot.triage.history import labelled_tickets, parse_since
 
     start = parse_since(since)
     settings = settings_factory(services=False)
-    missing = settings.missing_zendesk_credentials()
+    missing = settings.zendesk.missing_credentials()
     if missing:
         raise DataError(f"--from-zendesk needs {', '.join(missing)}")
-    helpdesk = ZendeskHelpdesk.from_settings(settings)
+    helpdesk = ZendeskHelpdesk.from_settings(settings.zendesk)
     click.echo(f"reading Zendesk tickets since {start:%Y-%m-%d}...", err=True)
     tickets, skipped = labelled_tickets(helpdesk.export_tickets(start), mapping, category_field)
     if skipped:

@@ -1,11 +1,16 @@
-"""The web tier: verify the raw bytes, parse into a `TicketEvent`, deduplicate, enqueue, 2xx.
+"""The web tier, the same for every helpdesk: verify the raw bytes, parse them into a
+`TicketEvent` (the helpdesk's own webhook module does both), then one shared accept step:
+deduplicate and store, enqueue, 2xx.
 
-Status codes are part of the contract with the helpdesk's retry logic:
+Status codes are part of the contract with the helpdesks' retry logic:
 401 forged/unsigned (not retried), 400 malformed (not retried), 413 too large, 200 ignored or
-duplicate, 202 accepted after the enqueue, 503 when the store or broker is down. Zendesk
-retries a 503 only when it carries `Retry-After` under 60 s, so every 503 here does:
-https://developer.zendesk.com/documentation/webhooks/creating-and-monitoring-webhooks/
-(retry logic: "429 and 503 ... if the retry-after header is less than 60 seconds").
+duplicate, 202 accepted after the enqueue, 503 when the store or broker is down.
+- Zendesk retries a 503 only when it carries `Retry-After` under 60 s, so every 503 here does:
+  https://developer.zendesk.com/documentation/webhooks/creating-and-monitoring-webhooks/
+  (retry logic: "429 and 503 ... if the retry-after header is less than 60 seconds").
+- Intercom waits 5 s for an answer and retries a failed delivery once, a minute later; it
+  validates the endpoint with a `HEAD` request, answered 200 here:
+  https://developers.intercom.com/docs/webhooks/webhook-notifications
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 
+from bot.domain import TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload, RetryableError
+from bot.events import route_for
+from bot.helpdesks.base import SignatureError
 from bot.store import Accepted
-from bot.webhooks import zendesk
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
@@ -32,48 +39,60 @@ def _unavailable(message: str):
     return response
 
 
-@blueprint.post("/webhooks/zendesk")
-def zendesk_webhook():
+@blueprint.route("/webhooks/<name>", methods=["POST", "HEAD"])
+def webhook(name: str):
     services = current_app.extensions["bot"]
-    settings = services.settings
+    receiver = services.receivers.get(name)
+    if receiver is None:
+        return jsonify(error=f"this deployment does not serve {name!r} webhooks"), 404
+    if request.method == "HEAD":  # Intercom checks the URL this way before subscribing it
+        return "", 200
     body = _raw_body()
     try:
-        zendesk.verify(
-            settings.zendesk_webhook_secret,
-            request.headers,
-            body,
-            now=datetime.now(UTC),
-            max_skew_seconds=settings.webhook_max_skew,
-        )
-    except zendesk.SignatureError as exc:
-        log.warning("zendesk webhook refused: %s", exc)
+        receiver.verify(request.headers, body, datetime.now(UTC))
+    except SignatureError as exc:
+        log.warning("%s webhook refused: %s", name, exc)
         return jsonify(error="invalid or missing webhook signature"), 401
     try:
-        event = zendesk.parse(body, request.headers)
+        event = receiver.parse(body, request.headers)
     except InvalidPayload as exc:
         return jsonify(error=str(exc)), 400
     except IgnoredEvent as exc:
-        log.info("zendesk webhook ignored: %s", exc)
+        log.info("%s webhook ignored: %s", name, exc)
         return jsonify(status="ignored", reason=str(exc)), 200
-    bot_user = settings.zendesk_bot_user_id
-    if bot_user and event.actor_id == bot_user:
-        log.info("zendesk webhook ignored: caused by the bot itself (ticket %s)", event.ticket_id)
-        return jsonify(status="ignored", reason="caused by the bot's own user"), 200
+    return accept(event)
 
-    store, enqueuer = services.store, services.enqueuer
+
+def accept(event: TicketEvent):
+    """The shared accept step: an event with no handler is acknowledged and ignored; otherwise
+    stored (deduplicated, or merged into the ticket's waiting run), then enqueued; the stored
+    event is forgotten again when the enqueue fails, and the helpdesk is told to retry (503)."""
+    route = route_for(event.helpdesk, event.kind)
+    if route is None:
+        log.info("%s webhook ignored: %s events are not processed", event.helpdesk, event.kind)
+        return jsonify(status="ignored", reason=f"{event.kind} events are not processed"), 200
+    services = current_app.extensions["bot"]
+    store, enqueuer, settings = services.store, services.enqueuer, services.settings
+    delay = settings.reply_merge_window if route.waits_for_more else 0.0
+    what = f"{event.helpdesk} ticket {event.ticket_id}"
     try:
-        acceptance = store.accept(event)
+        acceptance = store.accept(event, merge=route.merges, delay=delay)
     except Exception:
-        log.exception("store unavailable while accepting ticket %s", event.ticket_id)
+        log.exception("store unavailable while accepting %s", what)
         return _unavailable("temporarily unavailable, retry later")
     if acceptance.duplicate:
-        log.info("zendesk webhook duplicate for ticket %s: %s", event.ticket_id, acceptance.reason)
+        log.info("%s webhook duplicate for %s: %s", event.helpdesk, what, acceptance.reason)
         return jsonify(status="duplicate", reason=acceptance.reason), 200
     assert acceptance.run_id is not None
+    if acceptance.outcome is Accepted.MERGED:
+        log.info("%s: event %s joined waiting run %s", what, event.event_key, acceptance.run_id)
+        return jsonify(status="merged", run_id=acceptance.run_id), 202
     try:
-        enqueuer.process_ticket(acceptance.run_id)
+        enqueuer.process_ticket(
+            acceptance.run_id, countdown=delay if acceptance.outcome is Accepted.NEW else 0.0
+        )
     except RetryableError as exc:
-        log.error("enqueue failed for ticket %s: %s", event.ticket_id, exc)
+        log.error("enqueue failed for %s: %s", what, exc)
         if acceptance.outcome is Accepted.NEW:
             try:
                 store.forget(event, acceptance.run_id)
@@ -81,8 +100,7 @@ def zendesk_webhook():
                 log.exception("could not forget run %s after a failed enqueue", acceptance.run_id)
         return _unavailable("queue unavailable, retry later")
     if acceptance.outcome is Accepted.REQUEUED:
-        log.warning("ticket %s: a redelivery found run %s stuck; re-enqueued it",
-                    event.ticket_id, acceptance.run_id)
+        log.warning("%s: a redelivery found run %s stuck; re-enqueued it", what, acceptance.run_id)
     status = "requeued" if acceptance.outcome is Accepted.REQUEUED else "accepted"
     return jsonify(status=status, run_id=acceptance.run_id), 202
 

@@ -57,9 +57,20 @@ VENDORS: dict[str, dict[str, Any]] = {
         "source": "https://github.com/intercom/Intercom-OpenAPI descriptions/2.14/api.intercom.io.yaml",
         "terms": "Copyright (c) 2022 Intercom, Inc. MIT License: see LICENSE-intercom-openapi beside this file.",
         "operations": {
-            # bot/kb/sources/intercom_help.py through python-intercom; routes of tests/fakes/intercom_api.py
+            # bot/helpdesks/intercom/help_center.py through python-intercom; routes of tests/fakes/intercom_api.py
             "/articles": ["get"],
             "/help_center/collections": ["get"],
+            # bot/helpdesks/intercom/adapter.py through python-intercom; routes of
+            # tests/fakes/intercom_inbox.py
+            "/conversations/{conversation_id}": ["get"],
+            "/conversations/search": ["post"],
+            "/conversations/{conversation_id}/reply": ["post"],
+            "/conversations/{conversation_id}/parts": ["post"],
+            "/conversations/{conversation_id}/tags": ["post"],
+            "/contacts/{contact_id}": ["get"],
+            "/tags": ["get", "post"],
+            "/teams": ["get"],
+            "/admins": ["get"],
         },
         "extra_refs": [],
     },

@@ -236,9 +236,7 @@ class FakeIntercom(HttpFrontEnds):
     def _dispatch(self, method, path, query, hdrs, body, violations, delay) -> tuple[int, dict, Any, bool]:
         if hdrs.get("Authorization", "") != f"Bearer {self.token}":
             return 401, {}, copy.deepcopy(_DEFAULT_ERRORS[401]), True
-        routes = {("GET", "/articles"): self._list_articles,
-                  ("GET", "/help_center/collections"): self._list_collections}
-        handler = routes.get((method, path))
+        handler = self._route(method, path)
         if handler is None:
             return 404, {}, copy.deepcopy(_DEFAULT_ERRORS[404]), False
         if violations:
@@ -252,8 +250,16 @@ class FakeIntercom(HttpFrontEnds):
         with self._lock:
             for hook in [r for r in self._hooks if r.take(method, path, query)]:
                 hook.reply(self)
-            status, payload = handler(query)
+            status, payload = handler(query, body)
             return status, {}, payload, True
+
+    def _route(self, method: str, path: str) -> Callable[[Mapping[str, str], Any], tuple[int, Any]] | None:
+        """The handler of a request, called as ``handler(query, json_body)``; None: 404.
+        Subclasses add routes (tests/fakes/intercom_inbox.py: conversations, contacts, tags)."""
+        routes = {("GET", "/articles"): self._list_articles,
+                  ("GET", "/help_center/collections"): self._list_collections}
+        handler = routes.get((method, path))
+        return None if handler is None else (lambda query, _body: handler(query))
 
     # ---- handlers (called with the lock held) --------------------------------------------
     def _list_articles(self, query) -> tuple[int, J]:

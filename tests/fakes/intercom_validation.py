@@ -20,6 +20,7 @@ cannot pass unnoticed:
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -63,6 +64,19 @@ def apply_overlay(spec: dict) -> dict:
         operation = paths[path]["get"]
         names = {p.get("name") for p in operation.get("parameters", []) if isinstance(p, dict)}
         operation.setdefault("parameters", []).extend(p for p in _page_params() if p["name"] not in names)
+
+    # (b) A conversation part's `assigned_to` is typed as an object, not nullable, yet Intercom
+    # sends `"assigned_to": null` on every part that assigns nobody: a note, a reply, a close
+    # (the real webhook bodies in bot/helpdesks/intercom/fixtures/hull__conversation-admin-*.json,
+    # captured by hull-connectors). Without this, every conversation the fake answers with a
+    # note in it would be a violation.
+    # (A `$ref`'s siblings are ignored in OpenAPI 3.0, and an `allOf` would still validate the
+    # null against the object: the referenced schema is copied in, made nullable.)
+    schemas = spec["components"]["schemas"]
+    part = schemas.get("conversation_part")
+    if part is not None:
+        referenced = part["properties"]["assigned_to"]["$ref"].rsplit("/", 1)[-1]
+        part["properties"]["assigned_to"] = {**copy.deepcopy(schemas[referenced]), "nullable": True}
     return spec
 
 

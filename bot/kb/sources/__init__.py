@@ -19,26 +19,26 @@ def make_sources(settings: Settings, names: tuple[str, ...] | None = None) -> li
     sources: list[ArticleSource] = []
     for name in chosen:
         if name == "zendesk":
-            from bot.kb.sources.zendesk_guide import ZendeskGuideSource
+            from bot.helpdesks.zendesk.guide import ZendeskGuideSource
 
             sources.append(
                 ZendeskGuideSource(
-                    base_url=settings.zendesk_base_url,
-                    email=settings.zendesk_email,
-                    api_token=settings.zendesk_api_token,
+                    base_url=settings.zendesk.base_url,
+                    email=settings.zendesk.email,
+                    api_token=settings.zendesk.api_token,
                     locales=settings.kb_locales,
-                    timeout=settings.zendesk_timeout,
+                    timeout=settings.zendesk.timeout,
                 )
             )
         elif name == "intercom":
-            from bot.kb.sources.intercom_help import IntercomHelpSource
+            from bot.helpdesks.intercom.help_center import IntercomHelpSource
 
             sources.append(
                 IntercomHelpSource(
-                    access_token=settings.intercom_access_token,
-                    base_url=settings.intercom_api_url,
+                    access_token=settings.intercom.access_token,
+                    base_url=settings.intercom.url,
                     locales=settings.kb_locales,
-                    timeout=settings.intercom_timeout,
+                    timeout=settings.intercom.timeout,
                 )
             )
         else:

@@ -1,7 +1,8 @@
 """The Zendesk adapter: the only module that imports zenpy (or talks to Zendesk at all).
 
 Per ticket: one read for the ticket and its people (sideloads), one for the requester's history,
-one write. The vendor's behaviour this relies on, with its public source:
+one of its latest comments just before writing (a teammate who answered meanwhile is never talked
+over), one write. The vendor's behaviour this relies on, with its public source:
 
 - zenpy drops sideloaded users and organizations when its cache is disabled, and reading
   `ticket.requester` then costs one request per object. The cache must stay off (its user and
@@ -31,7 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -43,8 +44,14 @@ from zenpy.lib.exception import APIException, ZenpyException
 
 from bot.domain import PublishResult, Ticket, TicketSnapshot, TicketUpdate
 from bot.errors import PermanentError, RetryableError
-from bot.helpdesk import zendesk_payload as shapes
-from bot.settings import Settings
+from bot.helpdesks.zendesk import payload as shapes
+from bot.helpdesks.zendesk.http import (
+    RateLimited,
+    epoch_seconds,
+    raise_for_status,
+    raise_on_rate_limit,
+)
+from bot.settings import ZendeskSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,39 +62,22 @@ EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
 EXPORT_WAIT_WITHOUT_RETRY_AFTER = 60.0  # one whole rate-limit window
 
 
-class RateLimited(RetryableError):
-    pass
-
-
-def _raise_on_rate_limit(response: requests.Response, *args, **kwargs) -> None:
-    if response.status_code == 429:
-        retry_after = _seconds(response.headers.get("Retry-After"))
-        raise RateLimited(f"Zendesk rate limit (429) on {response.request.method} "
-                          f"{urlsplit(response.url).path}", retry_after=retry_after)
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 class ZendeskHelpdesk:
     name = "zendesk"
 
-    def __init__(self, client: Zenpy, base_url: str, timeout: float):
+    def __init__(self, client: Zenpy, base_url: str, timeout: float, bot_user_id: str = ""):
         self._client = client
+        self._bot_user = bot_user_id
         self._session: requests.Session = client.tickets.session
         self._base = base_url.rstrip("/")
         self._timeout = timeout
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ZendeskHelpdesk:
+    def from_settings(cls, settings: ZendeskSettings) -> ZendeskHelpdesk:
         # Process-wide, but a worker process serves one Zendesk account. Set or cleared, never
         # inherited: reads (our session) and writes (zenpy) must reach the same host.
-        if settings.zendesk_url:
-            parts = urlsplit(settings.zendesk_url)
+        if settings.url:
+            parts = urlsplit(settings.url)
             os.environ["ZENPY_FORCE_NETLOC"] = parts.netloc
             os.environ["ZENPY_FORCE_SCHEME"] = parts.scheme
         else:
@@ -96,16 +86,16 @@ class ZendeskHelpdesk:
         session = requests.Session()
         for prefix in ("https://", "http://"):
             session.mount(prefix, HTTPAdapter(max_retries=0))
-        session.hooks["response"].append(_raise_on_rate_limit)
+        session.hooks["response"].append(raise_on_rate_limit)
         client = Zenpy(
-            subdomain=settings.zendesk_subdomain or "local",
-            email=settings.zendesk_email,
-            token=settings.zendesk_api_token,
+            subdomain=settings.subdomain or "local",
+            email=settings.email,
+            token=settings.api_token,
             session=session,
-            timeout=settings.zendesk_timeout,
+            timeout=settings.timeout,
             disable_cache=True,
         )
-        return cls(client, settings.zendesk_base_url, settings.zendesk_timeout)
+        return cls(client, settings.base_url, settings.timeout, settings.bot_user_id)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -157,7 +147,7 @@ class ZendeskHelpdesk:
             raise
         except requests.RequestException as exc:
             raise RetryableError(f"Zendesk unreachable on GET {path}: {type(exc).__name__}") from exc
-        _raise_for_status(response.status_code, f"GET {path}", response.text)
+        raise_for_status(response.status_code, f"GET {path}", response.text)
         try:
             return response.json()
         except ValueError:
@@ -181,7 +171,7 @@ class ZendeskHelpdesk:
         page again, `max_waits` times per export at most; the next 429 raises `RateLimited`.
         Other failures raise as `_get` maps them (RetryableError / PermanentError).
         """
-        params = {"start_time": str(_epoch_seconds(since))}
+        params = {"start_time": str(epoch_seconds(since))}
         waits = 0
         while True:
             try:
@@ -207,7 +197,13 @@ class ZendeskHelpdesk:
 
     # -- the write ----------------------------------------------------------------------
 
-    def publish(self, ticket: Ticket, update: TicketUpdate) -> PublishResult:
+    def publish(
+        self, ticket: Ticket, update: TicketUpdate, since: datetime | None = None
+    ) -> PublishResult:
+        """One safe PUT (`shapes.update_payload`); on 409, re-read and write again, keeping what
+        an agent changed meanwhile. With `since`: nothing at all if a human answered publicly
+        or the ticket was solved since then (`_human_activity`), checked before the first PUT
+        and after every 409 (the ticket changed: perhaps an agent's reply)."""
         original, current, keep = ticket, ticket, frozenset[str]()
         for conflicts in range(MAX_CONFLICT_RETRIES + 1):
             if conflicts:
@@ -223,6 +219,10 @@ class ZendeskHelpdesk:
                     for name in ("priority", "group_id")
                     if getattr(current, name) != getattr(original, name)
                 }
+            if since is not None:
+                stale = self._human_activity(current, since)
+                if stale:
+                    return PublishResult({}, conflicts, applied=False, stale=stale)
             payload = shapes.update_payload(current, update, keep)
             try:
                 self._put(current.id, payload)
@@ -232,6 +232,29 @@ class ZendeskHelpdesk:
         raise RetryableError(
             f"ticket {ticket.id} kept changing: {MAX_CONFLICT_RETRIES + 1} updates refused (409)"
         )
+
+    def _human_activity(self, ticket: Ticket, since: datetime) -> str | None:
+        """Why the bot must not write: the ticket is solved or closed, or someone other than
+        the requester and the bot made a public comment after `since` (a teammate answered).
+        A CC'd customer's public reply counts too: without a user read per comment the two
+        look alike, and the cost of that mistake is a note not written, never a wrong one.
+        https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/#list-comments
+        """
+        if ticket.status in ("solved", "closed"):
+            return f"the ticket is {ticket.status}"
+        page = self._get(f"/api/v2/tickets/{ticket.id}/comments.json", sort_order="desc",
+                         per_page="20")
+        # Zendesk stamps comments in whole seconds: one stamped in the very second of `since`
+        # may be later than it, and is counted (better silent than talking over a human).
+        after = since.replace(microsecond=0)
+        for comment in page.get("comments") or ():
+            at = shapes.parse_time(comment.get("created_at"))
+            if at is None or at < after:
+                break  # newest first: the rest are older
+            author = str(comment.get("author_id") or "")
+            if comment.get("public") and author not in (ticket.requester_id or "", self._bot_user):
+                return f"user {author} replied publicly at {at.isoformat()}"
+        return None
 
     def _put(self, ticket_id: str, payload: dict) -> None:
         zticket = ZenpyTicket(id=int(ticket_id))
@@ -245,7 +268,7 @@ class ZendeskHelpdesk:
             status = exc.response.status_code if exc.response is not None else 0
             if status == 409:
                 raise _Conflict() from exc
-            _raise_for_status(status, f"PUT ticket {ticket_id}", str(exc))
+            raise_for_status(status, f"PUT ticket {ticket_id}", str(exc))
             raise PermanentError(f"Zendesk refused the update of ticket {ticket_id}: {exc}") from exc
         except requests.RequestException as exc:
             raise RetryableError(f"Zendesk unreachable on PUT ticket {ticket_id}: "
@@ -256,21 +279,3 @@ class ZendeskHelpdesk:
 
 class _Conflict(Exception):
     pass
-
-
-def _epoch_seconds(moment: datetime) -> int:
-    """A naive datetime is taken as UTC (as `zendesk_payload.parse_time` does)."""
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-
-
-def _raise_for_status(status: int, what: str, body: str) -> None:
-    if status < 400:
-        return
-    detail = body[:200]
-    if status == 404:
-        raise PermanentError(f"{what}: not found in Zendesk (404)")
-    if status in (401, 403):
-        raise PermanentError(f"{what}: Zendesk refused our credentials ({status})")
-    if status in (408, 409) or status >= 500:
-        raise RetryableError(f"{what}: Zendesk answered {status}")
-    raise PermanentError(f"{what}: Zendesk answered {status}: {detail}")

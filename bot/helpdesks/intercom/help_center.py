@@ -1,4 +1,5 @@
-"""Intercom Help Center articles, through python-intercom 5.x: the only module importing the SDK.
+"""Intercom Help Center articles, through python-intercom 5.x (the client, its pinned API version
+and its error mapping are shared with the adapter: `client.py`).
 
 Intercom has no incremental export, but `GET /articles` lists articles newest `updated_at`
 first (API 2.14), so:
@@ -23,28 +24,23 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from intercom import Intercom
-from intercom.core.api_error import ApiError
 
-from bot.errors import PermanentError, RetryableError
+from bot.helpdesks.intercom.client import API_VERSION, NO_SDK_RETRIES, REGIONS, Caller, make_client
+from bot.helpdesks.intercom.help_center_payload import SOURCE, page_changes, section_names, stamp
 from bot.kb.model import SyncBatch
-from bot.kb.sources.intercom_help_payload import SOURCE, error_detail, page_changes, section_names, stamp
 
 log = logging.getLogger(__name__)
 
-API_VERSION = "2.14"  # the version python-intercom 5.x is generated from; the SDK sends none itself
+__all__ = ["API_VERSION", "FULL_LISTING_EVERY", "IntercomHelpSource"]
+
 FULL_LISTING_EVERY = 24 * 3600.0  # seconds between complete listings (the only way to see deletions)
-# python-intercom 5.0.1's retry counter starts at 2, so it never retries by default; say so
-# explicitly in case a fixed SDK starts retrying: the Celery task owns retries (RetryableError).
-_NO_SDK_RETRIES: Any = {"max_retries": 0}
 _AUTH_HINT = (
     "check INTERCOM_ACCESS_TOKEN (an access token of the workspace's Intercom app, which needs "
     "the 'Read and list articles' permission) and that the base URL {base} is the workspace's "
-    "region (https://api.intercom.io, https://api.eu.intercom.io or https://api.au.intercom.io)"
+    f"region ({REGIONS})"
 )
 
 
@@ -97,13 +93,8 @@ class IntercomHelpSource:
         self.locales = frozenset(loc.strip().lower() for loc in locales if loc.strip())
         self.timeout = timeout
         self._now = now
-        self._client = Intercom(
-            token=access_token,
-            base_url=self.base_url,
-            headers={"Intercom-Version": API_VERSION},
-            timeout=timeout,
-            httpx_client=http_client,
-        )
+        self._client = make_client(access_token, self.base_url, timeout, http_client)
+        self._call = Caller(self.base_url, timeout, _AUTH_HINT, "check the Intercom base URL {base!r}", now)
 
     def batches(self, cursor: str | None, full: bool = False) -> Iterator[SyncBatch]:
         state = _Cursor.load(cursor)
@@ -192,7 +183,7 @@ class IntercomHelpSource:
         """
         page = 1
         while True:
-            pager = self._call(f"{what}?page={page}", lambda: list_page(page=page, request_options=_NO_SDK_RETRIES))
+            pager = self._call(f"{what}?page={page}", lambda: list_page(page=page, request_options=NO_SDK_RETRIES))
             items = [item.dict() for item in pager.items or [] if item is not None]
             pages: Any = getattr(pager.response, "pages", None)
             pages = pages.dict() if hasattr(pages, "dict") else pages
@@ -202,47 +193,3 @@ class IntercomHelpSource:
             if last:
                 return
             page += 1
-
-    def _call(self, what: str, call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except ApiError as exc:
-            raise self._api_error(what, exc) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise PermanentError(f"Intercom {what}: {exc}; check the Intercom base URL {self.base_url!r}") from exc
-        except httpx.TimeoutException as exc:
-            raise RetryableError(f"Intercom {what}: no answer within {self.timeout:g} s") from exc
-        except httpx.RequestError as exc:
-            raise RetryableError(f"Intercom {what}: {type(exc).__name__}: {exc}") from exc
-
-    def _api_error(self, what: str, exc: ApiError) -> Exception:
-        status = exc.status_code or 0
-        detail = error_detail(exc.body.dict() if hasattr(exc.body, "dict") else exc.body)
-        message = f"Intercom {what} answered HTTP {status}" + (f" ({detail})" if detail else "")
-        if status in (401, 403):
-            return PermanentError(f"{message}: {_AUTH_HINT.format(base=self.base_url)}")
-        if status == 404:
-            return PermanentError(f"{message}: check the Intercom base URL {self.base_url!r}")
-        if status == 429:
-            return RetryableError(message, retry_after=self._retry_after(exc.headers or {}))
-        if status in (408, 409) or status >= 500 or status < 400:  # < 400: a 2xx that was not JSON
-            return RetryableError(message)
-        return PermanentError(message)
-
-    def _retry_after(self, headers: dict[str, str]) -> float | None:
-        """Seconds to wait: `Retry-After` (seconds or HTTP date), else `X-RateLimit-Reset`
-        (epoch seconds, Intercom's own header) minus now."""
-        lower = {k.lower(): v for k, v in headers.items()}
-        value = lower.get("retry-after")
-        if value:
-            try:
-                return max(float(value), 0.0)
-            except ValueError:
-                try:
-                    return max(parsedate_to_datetime(value).timestamp() - self._now(), 0.0)
-                except (TypeError, ValueError):
-                    pass
-        try:
-            return max(float(lower["x-ratelimit-reset"]) - self._now(), 1.0)
-        except (KeyError, ValueError):
-            return None

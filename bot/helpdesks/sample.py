@@ -1,17 +1,32 @@
-"""A helpdesk made of a JSON file, for the demo: serves tickets, records instead of writing.
+"""Helpdesks made of a JSON file, for the demo (`HELPDESK=sample`): they serve tickets and
+record instead of writing.
 
-It builds exactly the update the Zendesk adapter would send (`update_payload`), so the demo
-shows the real decision; nothing leaves the machine.
+`SampleHelpdesk` builds exactly the update the Zendesk adapter would send (`update_payload`),
+so the demo shows the real decision; nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from bot.domain import PublishResult, Ticket, TicketSnapshot, TicketUpdate
 from bot.errors import PermanentError
-from bot.helpdesk import zendesk_payload as shapes
+from bot.helpdesks.base import Helpdesk
+from bot.helpdesks.zendesk import payload as shapes
+
+
+def sample_helpdesks(path: str | Path) -> dict[str, Helpdesk]:
+    """The demo's helpdesks: the file's `tickets` as a Zendesk account and its
+    `conversations` (if any) as an Intercom workspace."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    helpdesks: dict[str, Helpdesk] = {"zendesk": SampleHelpdesk(data)}
+    if data.get("conversations"):
+        from bot.helpdesks.intercom.sample import SampleIntercom
+
+        helpdesks["intercom"] = SampleIntercom(data)
+    return helpdesks
 
 
 class SampleHelpdesk:
@@ -50,7 +65,9 @@ class SampleHelpdesk:
             raise PermanentError(f"ticket {ticket_id} is not in the sample helpdesk")
         return shapes.ticket_from_json({"updated_at": raw.get("created_at"), **raw})
 
-    def publish(self, ticket: Ticket, update: TicketUpdate) -> PublishResult:
+    def publish(
+        self, ticket: Ticket, update: TicketUpdate, since: datetime | None = None
+    ) -> PublishResult:
         payload = shapes.update_payload(ticket, update)
         self.published.append({"ticket_id": ticket.id, "ticket": payload})
         return PublishResult(payload)

@@ -18,20 +18,18 @@ import base64
 import hashlib
 import hmac
 import json
-import unicodedata
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.db.models import DELIVERY_ID_LENGTH, EVENT_ID_LENGTH
-from bot.domain import TicketEvent
+from bot.domain import EventKind, TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload
+from bot.helpdesks.base import SignatureError
+from bot.helpdesks.ids import json_kind, stored_id
 
 if TYPE_CHECKING:
-    from werkzeug.datastructures import Headers as RequestHeaders
-
-    # What is read of a request's headers: a dict, or Werkzeug's case-insensitive `Headers`.
-    Headers = Mapping[str, str] | RequestHeaders
+    from bot.helpdesks.base import Headers
+    from bot.settings import ZendeskSettings
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
@@ -39,11 +37,33 @@ INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 
 EVENT_TYPE_PREFIX = "zen:event-type:"
 # Event-subscription types, and trigger `event` values, mapped onto our event kinds.
-KINDS = {"ticket.created": "created", "created": "created", "ticket_created": "created"}
+KINDS = {
+    "ticket.created": EventKind.CREATED,
+    "created": EventKind.CREATED,
+    "ticket_created": EventKind.CREATED,
+}
 
 
-class SignatureError(Exception):
-    """Why a delivery was refused; the message is logged, never sent back in detail."""
+class ZendeskWebhook:
+    """`POST /webhooks/zendesk`: this module's `verify` and `parse` with the account's settings.
+    Events the bot's own user caused (ZENDESK_BOT_USER_ID) are ignored: its note never starts
+    a run."""
+
+    name = "zendesk"
+
+    def __init__(self, settings: ZendeskSettings, max_skew_seconds: int = 300):
+        self._secret = settings.webhook_secret
+        self._bot_user = settings.bot_user_id
+        self._max_skew = max_skew_seconds
+
+    def verify(self, headers: Headers, body: bytes, now: datetime) -> None:
+        verify(self._secret, headers, body, now=now, max_skew_seconds=self._max_skew)
+
+    def parse(self, body: bytes, headers: Headers) -> TicketEvent:
+        event = parse(body, headers)
+        if self._bot_user and event.actor_id == self._bot_user:
+            raise IgnoredEvent(f"caused by the bot's own user (ticket {event.ticket_id})")
+        return event
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -118,7 +138,7 @@ def _parse_event_subscription(data: dict, delivery_id: str | None) -> TicketEven
         kind=kind,
         ticket_id=_ticket_id(detail.get("id"), "detail.id"),
         delivery_id=delivery_id,
-        event_id=_stored_id(data.get("id"), "id", EVENT_ID_LENGTH),
+        event_id=stored_id(data.get("id"), "id", EVENT_ID_LENGTH),
         actor_id=_actor_id(detail.get("actor_id"), "detail.actor_id"),
     )
 
@@ -142,40 +162,6 @@ def _parse_trigger(data: dict, delivery_id: str | None) -> TicketEvent:
     )
 
 
-# What surrounds an id and is dropped: JSON's whitespace, which is also HTTP's (SP, HTAB).
-_EDGE_SPACE = " \t\r\n"
-
-
-def _stored_id(value: object, where: str, max_chars: int) -> str | None:
-    """An id that is stored, exactly as it will be stored; None when absent or empty.
-
-    A string (surrounding spaces, tabs and line breaks dropped) or a JSON integer (written in
-    decimal) is taken; any other JSON value is refused, as is a string that its column could not
-    hold as given: longer than `max_chars` (PostgreSQL counts characters, like `len`), or with a
-    control character (NUL is refused by PostgreSQL; the others are no part of any id and would
-    reach the logs) or a lone surrogate (`"\\ud800"` is valid JSON but cannot be encoded in UTF-8).
-    """
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-    elif isinstance(value, str):
-        text = value.strip(_EDGE_SPACE)
-    else:
-        raise InvalidPayload(f"`{where}` must be a string id, got {_json_kind(value)}")
-    if not text:
-        return None
-    if len(text) > max_chars:
-        raise InvalidPayload(f"`{where}` is longer than {max_chars} characters ({len(text)})")
-    for char in text:
-        category = unicodedata.category(char)
-        if category == "Cc":
-            raise InvalidPayload(f"`{where}` contains the control character U+{ord(char):04X}")
-        if category == "Cs":
-            raise InvalidPayload(f"`{where}` contains the lone surrogate U+{ord(char):04X}")
-    return text
-
-
 def _invocation_id(value: str | None) -> str | None:
     """The invocation id header (`8350205582` in Zendesk's docs), which deduplicates deliveries.
 
@@ -187,7 +173,7 @@ def _invocation_id(value: str | None) -> str | None:
     """
     if value is not None and not value.isascii():
         raise InvalidPayload(f"`{INVOCATION_HEADER}` must be ASCII")
-    return _stored_id(value, INVOCATION_HEADER, DELIVERY_ID_LENGTH)
+    return stored_id(value, INVOCATION_HEADER, DELIVERY_ID_LENGTH)
 
 
 def _actor_id(value: object, where: str) -> str | None:
@@ -196,13 +182,8 @@ def _actor_id(value: object, where: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if value is not None and not isinstance(value, str):
-        raise InvalidPayload(f"`{where}` must be a string or integer id, got {_json_kind(value)}")
+        raise InvalidPayload(f"`{where}` must be a string or integer id, got {json_kind(value)}")
     return (value or "").strip() or None
-
-
-def _json_kind(value: object) -> str:
-    names = {bool: "a boolean", float: "a non-integer number", dict: "an object", list: "an array"}
-    return names.get(type(value), type(value).__name__)
 
 
 MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers; 19 digits fit `runs.ticket_id` (64)

@@ -60,8 +60,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from bot.errors import PermanentError, RetryableError
+from bot.helpdesks.zendesk import guide_payload as payload
 from bot.kb.model import Article, SyncBatch
-from bot.kb.sources import zendesk_guide_payload as payload
 
 log = logging.getLogger(__name__)
 
