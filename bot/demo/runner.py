@@ -1,10 +1,11 @@
 """`python -m bot demo`: the real web and worker processes, on the embedded defaults.
 
 Starts the web process (waitress) and a Celery worker (SQLite store, Celery's SQLAlchemy transport on a SQLite
-file, the offline engine, and the sample helpdesk instead of Zendesk), loads the bundled help
-center (the Arduino Help Center, CC BY-SA 4.0) as the knowledge base, sends every sample ticket
-as a signed Zendesk webhook over HTTP (plus duplicate deliveries, which must be absorbed), waits
-for the worker, and prints the decisions.
+file, the offline engine, and the sample helpdesks instead of Zendesk and Intercom), loads the
+bundled help center (the Arduino Help Center, CC BY-SA 4.0) as the knowledge base, sends every
+sample ticket as a signed Zendesk webhook and every sample conversation as a signed Intercom
+webhook over HTTP (plus duplicate deliveries, which must be absorbed, and a customer's
+follow-up), waits for the worker, and prints the decisions.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import click
 import requests
 
 from bot.db import make_engine, upgrade
+from bot.demo import intercom
+from bot.helpdesks.zendesk.webhook import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bot.kb.sources.files import load_articles
 from bot.kb.store import ArticleStore
 from bot.settings import INSTANCE_DIR, PROJECT_ROOT
 from bot.store import Store
 from bot.vocabulary import RunStatus
-from bot.webhooks.zendesk import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "sample_helpdesk.json"
 HELP_CENTER = Path(__file__).resolve().parent / "kb_arduino" / "articles.jsonl"
@@ -46,12 +48,15 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
     workdir.mkdir(parents=True)
     port = port or _free_port()
     secret = secrets.token_urlsafe(24)
+    intercom_secret = secrets.token_urlsafe(24)
     env = {
         **os.environ,
         "HELPDESK": "sample",
         "SAMPLE_HELPDESK_FILE": str(SAMPLE_FILE),
         "LLM_PROVIDER": "offline",
         "ZENDESK_WEBHOOK_SECRET": secret,
+        "INTERCOM_CLIENT_SECRET": intercom_secret,
+        "REPLY_MERGE_WINDOW": "1",
         "DATABASE_URL": f"sqlite:///{workdir / 'demo.sqlite'}",
         "BROKER_URL": f"sqla+sqlite:///{workdir / 'broker.sqlite'}",
         "REDIS_URL": "",
@@ -66,8 +71,9 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
         "(CC BY-SA 4.0, see bot/demo/DATA_SOURCES.md)"
     )
     _seed_vector_cache()
-    tickets = json.loads(SAMPLE_FILE.read_text(encoding="utf-8"))["tickets"]
-    tickets = tickets[:limit] if limit else tickets
+    sample = json.loads(SAMPLE_FILE.read_text(encoding="utf-8"))
+    tickets = sample["tickets"][:limit] if limit else sample["tickets"]
+    conversations = sample.get("conversations", [])[:limit] if limit else sample.get("conversations", [])
     base = f"http://127.0.0.1:{port}"
 
     click.echo(f"Starting web (waitress, {base}) and worker (celery) on the embedded defaults;")
@@ -82,9 +88,15 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
     try:
         _wait_ready(base, processes, deadline=time.monotonic() + 60)
         answers = _send_all(base, secret, tickets)
+        for code, n in intercom.send_created(base, intercom_secret, conversations).items():
+            answers[code] = answers.get(code, 0) + n
         store = Store(make_engine(env["DATABASE_URL"]))
         runs = _wait_done(store, timeout)
-        _print_report(tickets, runs, answers)
+        # The customer writes again where the file has a follow-up: a second run re-triages.
+        for code, n in intercom.send_follow_ups(base, intercom_secret, conversations).items():
+            answers[code] = answers.get(code, 0) + n
+        runs = _wait_done(store, timeout)
+        _print_report(tickets, runs, answers, conversations)
         return 0 if runs and all(r.status == RunStatus.SUCCEEDED for r in runs) else 1
     finally:
         for process in processes:
@@ -172,15 +184,18 @@ def _wait_done(store: Store, timeout: float):
         time.sleep(0.3)
 
 
-def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
-    subjects = {t["id"]: t["subject"] for t in tickets}
-    rows = [("Ticket", "Subject", "Category", "Pri", "Conf", "Group", "Sources", "Escalation", "Status")]
+def _print_report(tickets: list[dict], runs, answers: dict[str, int], conversations: list[dict]) -> None:
+    subjects = {("zendesk", t["id"]): t["subject"] for t in tickets}
+    subjects.update({("intercom", c["id"]): intercom.subject(c) for c in conversations})
+    rows = [("Helpdesk", "Ticket", "Subject", "Category", "Pri", "Conf", "Group", "Sources", "Escalation",
+             "Status")]
     for run in runs:
         rules, triage = run.rules or {}, run.triage or {}
         rows.append(
             (
+                run.helpdesk + (" (reply)" if run.event_kind == "customer_replied" else ""),
                 f"#{run.ticket_id}",
-                _cut(subjects.get(run.ticket_id, ""), 30),
+                _cut(subjects.get((run.helpdesk, run.ticket_id), ""), 30),
                 rules.get("category", triage.get("category", "-")),
                 str(rules.get("priority", "-")),
                 f"{triage['confidence']:.2f}" if "confidence" in triage else "-",
@@ -198,14 +213,12 @@ def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
             click.echo("  ".join("-" * width for width in widths))
     click.echo("")
     click.echo("Webhook answers: " + ", ".join(f"{n} x {code}" for code, n in answers.items()))
-    grounded = max(
-        (r for r in runs if r.sources and r.actions),
-        key=lambda r: r.sources[0]["relevance"],
-        default=None,
-    )
+    zendesk_runs = [r for r in runs if r.helpdesk == "zendesk"]
+    grounded = max((r for r in zendesk_runs if r.sources and r.actions),
+                   key=lambda r: r.sources[0]["relevance"], default=None)
     unsourced = next(
-        (r for r in runs if r.actions and "no_source" in _codes(r)),
-        next((r for r in runs if r.rules and r.rules.get("escalate") and r.actions), None),
+        (r for r in zendesk_runs if r.actions and "no_source" in _codes(r)),
+        next((r for r in zendesk_runs if r.rules and r.rules.get("escalate") and r.actions), None),
     )
     for example in filter(None, (grounded, unsourced)):
         update = example.actions["update"]
@@ -215,6 +228,7 @@ def _print_report(tickets: list[dict], runs, answers: dict[str, int]) -> None:
         click.echo(json.dumps(fields, indent=2))
         click.echo(f"Internal note (public: {update['comment']['public']}):\n")
         click.echo(update["comment"]["body"])
+    intercom.print_notes([r for r in runs if r.helpdesk == "intercom"])
 
 
 def _codes(run) -> list[str]:
