@@ -40,9 +40,11 @@ def format_triage_note(
     sources: Sequence[SourceArticle] = (),
     reading: Sequence[str] = (),
     reference: str = "",
+    helpdesk: str = "zendesk",
 ) -> str:
     """`reading`: what the bot could not read (a cut ticket, missing history), for the agent.
-    `reference`: names the run in the note's last line (`bot.pipeline.run_reference`)."""
+    `reference`: names the run in the note's last line (`bot.pipeline.run_reference`).
+    `helpdesk`: whose words the note uses (an Intercom "team", a Zendesk "group")."""
     triage = triage_result.triage
     lines = [
         "AI triage (internal note: nothing has been sent to the customer)",
@@ -52,7 +54,7 @@ def format_triage_note(
         + (f", raised from the model's {triage.priority}" if decision.priority != triage.priority else ""),
         f"Confidence: {triage.confidence:.2f}"
         + ("" if triage_result.valid else " (the model's answer was unusable: a human must triage)"),
-        f"Routed to: {_group_label(decision, policy)}",
+        f"Routed to: {_group_label(decision, helpdesk)}",
     ]
     if decision.escalate:
         lines.append("Escalated, because:")
@@ -146,10 +148,15 @@ def describe_customer(context: CustomerContext) -> str:
     return ", ".join(parts)
 
 
-def _group_label(decision: Decision, policy: Policy) -> str:
+# What each helpdesk calls the groups it routes to; "group" unless listed.
+_GROUP_WORD = {"intercom": "team"}
+
+
+def _group_label(decision: Decision, helpdesk: str) -> str:
+    word = _GROUP_WORD.get(helpdesk, "group")
     if decision.group_id is None:
-        return "no group change (no group configured for this case)"
-    return f"{decision.group_key} (group {decision.group_id})"
+        return f"no {word} change (no {word} configured for this case)"
+    return f"{decision.group_key} ({word} {decision.group_id})"
 
 
 def _without_markers(text: str) -> str:

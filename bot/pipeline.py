@@ -153,6 +153,7 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         sources=sources,
         reading=describe_reading(snapshot, MAX_TICKET_CHARS),
         reference=reference,
+        helpdesk=run.helpdesk,
     )
     update = TicketUpdate(
         note=note,

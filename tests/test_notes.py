@@ -29,10 +29,10 @@ def decision(priority: int = 3, reasons=(), group_key="Billing", group_id=110) -
 
 
 def note(dec: Decision | None = None, tri: Triage | None = None, ctx: CustomerContext | None = None,
-         text: str = DRAFT, valid: bool = True) -> str:
+         text: str = DRAFT, valid: bool = True, helpdesk: str = "zendesk") -> str:
     result = TriageResult(triage=tri or triage(), model="gpt-test", valid=valid)
     return format_triage_note(dec or decision(), result, DraftResult(text, "gpt-test"),
-                              ctx or CustomerContext(), POLICY, PROMPT, "openai")
+                              ctx or CustomerContext(), POLICY, PROMPT, "openai", helpdesk=helpdesk)
 
 
 def draft_section(text: str) -> str:
@@ -195,3 +195,11 @@ def test_what_could_not_be_read_is_said_in_plain_words():
         "The customer's earlier tickets could not be read (GET requested tickets: not found in "
         "Zendesk (404)): repeat contacts were not counted.",
     )
+
+
+def test_an_intercom_note_routes_to_a_team_a_zendesk_note_to_a_group():
+    routed = decision(group_key="security", group_id="7103")
+    assert "Routed to: security (team 7103)" in note(dec=routed, helpdesk="intercom")
+    assert "Routed to: security (group 7103)" in note(dec=routed)
+    unrouted = decision(group_key=None, group_id=None)
+    assert "no team change (no team configured for this case)" in note(dec=unrouted, helpdesk="intercom")
