@@ -12,11 +12,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bot.checks import broker_url_problem, database_url_problem
 from bot.env_reader import EnvReader
 from bot.errors import SettingsError
+from bot.helpdesk_settings import IntercomSettings, ZendeskSettings, helpdesk_problems
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -38,57 +38,6 @@ def _default_database_url() -> str:
 def _default_broker_url() -> str:
     # Celery's SQLAlchemy transport on a SQLite file: nothing else to install or start.
     return f"sqla+sqlite:///{INSTANCE_DIR / 'broker.sqlite'}"
-
-
-@dataclass(frozen=True)
-class ZendeskSettings:
-    """ZENDESK_*: a Zendesk account is served when any of its credentials is set."""
-
-    subdomain: str = ""
-    email: str = ""
-    api_token: str = field(default="", repr=False)
-    webhook_secret: str = field(default="", repr=False)
-    url: str = ""  # overrides https://{subdomain}.zendesk.com for every API call
-    bot_user_id: str = ""  # the bot's own identity: events caused by this user never trigger a run
-    timeout: float = 20.0
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.subdomain or self.url or self.email or self.api_token)
-
-    @property
-    def base_url(self) -> str:
-        if self.url:
-            return self.url.rstrip("/")
-        return f"https://{self.subdomain}.zendesk.com"
-
-    def missing_credentials(self) -> list[str]:
-        """The settings an API call to Zendesk needs and does not have."""
-        return [
-            name
-            for name, value in (
-                ("ZENDESK_SUBDOMAIN or ZENDESK_URL", self.subdomain or self.url),
-                ("ZENDESK_EMAIL", self.email),
-                ("ZENDESK_API_TOKEN", self.api_token),
-            )
-            if not value
-        ]
-
-
-@dataclass(frozen=True)
-class IntercomSettings:
-    """INTERCOM_*: an Intercom workspace is served when its client secret or admin is set (the
-    access token alone also serves an Intercom help center to another helpdesk's tickets)."""
-
-    access_token: str = field(default="", repr=False)
-    client_secret: str = field(default="", repr=False)  # the app's, signs the webhooks
-    admin_id: str = ""  # the bot's own identity: the admin its notes are written as
-    url: str = "https://api.intercom.io"  # every API call; the workspace's region, a proxy, a test
-    timeout: float = 20.0
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.client_secret or self.admin_id)
 
 
 @dataclass(frozen=True)
@@ -182,24 +131,8 @@ class Settings:
         env = os.environ if environ is None else environ
         reader = EnvReader(env)
         defaults = cls()
-        zendesk = ZendeskSettings(
-            subdomain=reader.text("ZENDESK_SUBDOMAIN"),
-            email=reader.text("ZENDESK_EMAIL"),
-            api_token=reader.text("ZENDESK_API_TOKEN"),
-            webhook_secret=reader.text("ZENDESK_WEBHOOK_SECRET"),
-            url=reader.url("ZENDESK_URL", schemes=("http", "https")),
-            bot_user_id=reader.text("ZENDESK_BOT_USER_ID"),
-            timeout=reader.number("ZENDESK_TIMEOUT", defaults.zendesk.timeout),
-        )
-        if reader.text("INTERCOM_API_URL"):
-            reader.errors.append("INTERCOM_API_URL is now INTERCOM_URL: rename it")
-        intercom = IntercomSettings(
-            access_token=reader.text("INTERCOM_ACCESS_TOKEN"),
-            client_secret=reader.text("INTERCOM_CLIENT_SECRET"),
-            admin_id=reader.text("INTERCOM_ADMIN_ID"),
-            url=reader.url("INTERCOM_URL", schemes=("http", "https")) or defaults.intercom.url,
-            timeout=reader.number("INTERCOM_TIMEOUT", defaults.intercom.timeout),
-        )
+        zendesk = ZendeskSettings.from_reader(reader)
+        intercom = IntercomSettings.from_reader(reader)
         settings = cls(
             helpdesk=reader.choice("HELPDESK", HELPDESK_MODES, defaults.helpdesk),
             zendesk=zendesk,
@@ -312,28 +245,8 @@ class Settings:
                 "no helpdesk is configured: set the ZENDESK_* settings, the INTERCOM_* settings, "
                 "or both (README, Settings); HELPDESK=sample runs the demo's"
             )
-        sample = self.helpdesk == "sample"  # the demo's helpdesks need no credentials
-        missing = self.zendesk.missing_credentials()
-        if self.zendesk.configured and not sample:
-            problems.extend(f"{name} is not set" for name in missing)
-        elif "zendesk" in self.kb_sources and missing:
-            problems.append(f"KB_SOURCES has zendesk, which needs {', '.join(missing)}")
-        if self.zendesk.url and urlsplit(self.zendesk.url).path not in ("", "/"):
-            # zenpy can only be redirected by host and scheme (ZENPY_FORCE_NETLOC/SCHEME).
-            problems.append("ZENDESK_URL must be scheme://host[:port] with no path")
-        if (self.zendesk.configured or self.helpdesk == "sample") and not self.zendesk.webhook_secret:
-            # Fail closed: without a secret no webhook could be verified.
-            problems.append("ZENDESK_WEBHOOK_SECRET is not set (webhooks cannot be verified)")
-        if self.intercom.configured and not sample:
-            for name, value, why in (
-                ("INTERCOM_ACCESS_TOKEN", self.intercom.access_token, "the API cannot be called"),
-                ("INTERCOM_CLIENT_SECRET", self.intercom.client_secret, "webhooks cannot be verified"),
-                ("INTERCOM_ADMIN_ID", self.intercom.admin_id, "the admin the bot's notes are written as"),
-            ):
-                if not value:
-                    problems.append(f"{name} is not set ({why})")
-        elif "intercom" in self.kb_sources and not self.intercom.access_token:
-            problems.append("INTERCOM_ACCESS_TOKEN is not set (required when KB_SOURCES has intercom)")
+        problems += helpdesk_problems(self.zendesk, self.intercom, self.kb_sources,
+                                      sample=self.helpdesk == "sample")
         if self.llm_provider in ("offline", "hybrid") and not (
             Path(self.local_model_dir) / "model.json"
         ).is_file():

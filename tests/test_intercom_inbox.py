@@ -11,8 +11,8 @@ import pytest
 
 from bot.domain import TicketUpdate
 from bot.errors import PermanentError, RetryableError
+from bot.helpdesk_settings import IntercomSettings
 from bot.helpdesks.intercom.adapter import IntercomHelpdesk
-from bot.settings import IntercomSettings
 from tests.fakes.intercom_inbox import FakeIntercomInbox
 
 BOT, AGENT, CONTACT = "814860", "991200", "c-1"

@@ -15,9 +15,9 @@ from werkzeug.datastructures import Headers
 from bot.db.models import DELIVERY_ID_LENGTH, EVENT_ID_LENGTH, TICKET_ID_LENGTH
 from bot.domain import ONCE_PER_TICKET, EventKind, TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload
+from bot.helpdesk_settings import IntercomSettings
 from bot.helpdesks.base import SignatureError
 from bot.helpdesks.intercom.webhook import SIGNATURE_HEADER, TOPICS, IntercomWebhook, parse, sign, verify
-from bot.settings import IntercomSettings
 from tests.conftest import load_fixture
 
 SECRET = "intercom-client-secret"

@@ -49,9 +49,9 @@ from intercom.conversations import ConversationsManageRequestBody_Assignment
 
 from bot.domain import PastTicket, Person, PublishResult, Ticket, TicketSnapshot, TicketUpdate
 from bot.errors import PermanentError, RetryableError
+from bot.helpdesk_settings import IntercomSettings
 from bot.helpdesks.intercom import payload as shapes
 from bot.helpdesks.intercom.client import NO_SDK_RETRIES, REGIONS, Caller, as_json, make_client
-from bot.settings import IntercomSettings
 
 log = logging.getLogger(__name__)
 

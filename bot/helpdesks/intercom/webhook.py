@@ -39,8 +39,8 @@ from bot.helpdesks.ids import json_kind, stored_id
 from bot.helpdesks.intercom.payload import CUSTOMER_AUTHORS, conversation_parts, epoch_seconds, first_message
 
 if TYPE_CHECKING:
+    from bot.helpdesk_settings import IntercomSettings
     from bot.helpdesks.base import Headers
-    from bot.settings import IntercomSettings
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 ENVELOPE_TYPE = "notification_event"

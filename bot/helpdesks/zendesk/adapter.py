@@ -44,6 +44,7 @@ from zenpy.lib.exception import APIException, ZenpyException
 
 from bot.domain import PublishResult, Ticket, TicketSnapshot, TicketUpdate
 from bot.errors import PermanentError, RetryableError
+from bot.helpdesk_settings import ZendeskSettings
 from bot.helpdesks.zendesk import payload as shapes
 from bot.helpdesks.zendesk.http import (
     RateLimited,
@@ -51,7 +52,6 @@ from bot.helpdesks.zendesk.http import (
     raise_for_status,
     raise_on_rate_limit,
 )
-from bot.settings import ZendeskSettings
 
 log = logging.getLogger(__name__)
 

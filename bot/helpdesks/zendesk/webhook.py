@@ -28,8 +28,8 @@ from bot.helpdesks.base import SignatureError
 from bot.helpdesks.ids import json_kind, stored_id
 
 if TYPE_CHECKING:
+    from bot.helpdesk_settings import ZendeskSettings
     from bot.helpdesks.base import Headers
-    from bot.settings import ZendeskSettings
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
