@@ -49,6 +49,12 @@ def test_draft_without_a_name(engine):
     assert draft(engine).text.startswith("Hello,\n")
 
 
+def test_a_chat_without_a_subject_is_thanked_for_the_message(engine):
+    # Most Intercom conversations have no subject: no 'about "your request"'.
+    text = draft(engine, subject="  ").text
+    assert "Thank you for your message." in text and "your request" not in text
+
+
 @pytest.mark.parametrize("category", ["Billing", "Other"])
 def test_draft_makes_no_refund_promise(engine, category):
     text = draft(engine, category=category, subject="Refund please").text.lower()

@@ -38,7 +38,12 @@ class TemplateDrafter:
         subject = " ".join(request.ticket.subject.split())
         if len(subject) > 80:
             subject = subject[:77].rstrip() + "..."
-        acknowledgement = t["acknowledgement"].format(subject=subject or t["no_subject"])
+        # A chat (an Intercom conversation) has no subject: thanked for the message instead.
+        if subject:
+            acknowledgement = t["acknowledgement"].format(subject=subject)
+        else:
+            acknowledgement = t.get("acknowledgement_no_subject") or t["acknowledgement"].format(
+                subject=t["no_subject"])
 
         # (text, keep-priority, starts a paragraph): over max_words, the lowest priority goes first.
         body = [(acknowledgement, 5, False)]
