@@ -45,7 +45,7 @@ def parse_error(raw) -> str:
 
 def test_shipped_policy_loads_with_documented_defaults():
     policy = load_policy(POLICY_FILE)
-    assert policy.version == "2026-12-05.1"
+    assert policy.version == "2026-12-05.2"
     assert policy.confidence_threshold == 0.7
     assert {k: policy.groups[k] for k in ("supervisor", "senior", "security", "empathy")} == {
         "supervisor": {"zendesk": 101, "intercom": "7101"},
@@ -151,9 +151,9 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
         ),
     }
     expected = Policy(
-        version="2026-12-05.1",
+        version="2026-12-05.2",
         confidence_threshold=0.7,
-        vip=VipRule(organization_tags=("vip",), user_tags=("vip",), user_fields={},
+        vip=VipRule(organization_tags=("vip",), user_tags=("vip",), user_fields={"tier": ("vip",)},
                     organization_fields={}),
         account_status_field="account_status",
         history_window_days=30,

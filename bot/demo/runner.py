@@ -92,7 +92,7 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
             answers[code] = answers.get(code, 0) + n
         store = Store(make_engine(env["DATABASE_URL"]))
         runs = _wait_done(store, timeout)
-        # The customer writes again where the file has a follow-up: a second run re-triages.
+        # Where the file has a follow-up, the customer writes again: a second run re-triages.
         for code, n in intercom.send_follow_ups(base, intercom_secret, conversations).items():
             answers[code] = answers.get(code, 0) + n
         runs = _wait_done(store, timeout)
@@ -228,7 +228,7 @@ def _print_report(tickets: list[dict], runs, answers: dict[str, int], conversati
         click.echo(json.dumps(fields, indent=2))
         click.echo(f"Internal note (public: {update['comment']['public']}):\n")
         click.echo(update["comment"]["body"])
-    intercom.print_notes([r for r in runs if r.helpdesk == "intercom"])
+    intercom.print_notes([r for r in runs if r.helpdesk == "intercom"], conversations)
 
 
 def _codes(run) -> list[str]:
