@@ -18,8 +18,9 @@ import yaml
 
 from bot import policy_schema
 from bot.errors import SettingsError
-from bot.policy_schema import PolicySchema
+from bot.policy_schema import PolicySchema, ReviewSchema
 from bot.policy_values import KEYWORD_LISTS, REASON_CODES, REASONS
+from bot.review_policy import ReviewPolicy, Targets
 
 __all__ = [
     "DEFAULT_ESCALATIONS",
@@ -29,6 +30,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "REASON_CODES",
+    "ReviewPolicy",
     "VipRule",
     "load_policy",
     "parse_policy",
@@ -89,6 +91,14 @@ class Policy:
     company_name: str
     company_tone: str
     knowledge: KnowledgePolicy = KnowledgePolicy()
+    review: ReviewPolicy = ReviewPolicy()
+
+    def escalation_group(self, reason: str) -> str | None:
+        """The group an escalation for `reason` goes to: the policy's, else the default."""
+        for escalation in self.escalations:
+            if escalation.reason == reason:
+                return escalation.group
+        return dict(REASONS).get(reason)
 
     def group_id(self, name: str, helpdesk: str) -> int | str | None:
         """The id of group `name` (a key of `groups`) in `helpdesk`, if configured there."""
@@ -178,6 +188,31 @@ def _policy(schema: PolicySchema) -> Policy:
                 c for c, on in knowledge.escalate_without_source.items() if on
             ),
             category_terms={c: " ".join(w) for c, w in knowledge.category_terms.items()},
+        ),
+        review=_review(schema.review),
+    )
+
+
+def _review(review: ReviewSchema) -> ReviewPolicy:
+    sla, targets = review.sla, review.targets
+    return ReviewPolicy(
+        sent_as_is=review.sent_as_is,
+        lightly_edited=review.lightly_edited,
+        not_used=review.not_used,
+        repeat_similarity=review.repeat_similarity,
+        urgent_priorities=frozenset(sla.urgent_priorities),
+        urgent_minutes=sla.urgent_minutes,
+        other_minutes=sla.other_minutes,
+        overdue_group=sla.overdue_group,
+        flag_major_rewrites=review.flag_major_rewrites,
+        follow_days=review.follow_days,
+        targets=Targets(
+            csat=targets.csat,
+            first_contact_resolution=targets.first_contact_resolution,
+            escalation_rate=targets.escalation_rate,
+            edited_low=targets.edited[0],
+            edited_high=targets.edited[1],
+            first_reply_minutes=targets.first_reply_minutes,
         ),
     )
 

@@ -38,6 +38,7 @@ from bot.policy_values import (
     Keywords,
     LowerItems,
     MinContacts,
+    Minutes,
     Number01,
     Priority,
     Reason,
@@ -100,21 +101,66 @@ class KnowledgeSchema(Section):
     category_terms: dict[Category, Items] = {}
 
 
+def _known(group: str | None, info: ValidationInfo) -> str | None:
+    """A group name must be a key of `groups` (when `groups` itself is valid)."""
+    defined = (info.context or {}).get("groups")
+    if group is not None and defined is not None and group not in defined:
+        raise fail(
+            "unknown_group",
+            f"unknown group name {shown(group)}{did_you_mean(group, defined)}: "
+            f"it is not defined in groups ({', '.join(map(str, defined)) or 'none'})",
+        )
+    return group
+
+
+class ReviewSlaSchema(Section):
+    urgent_priorities: tuple[Priority, ...] = (1, 2)
+    urgent_minutes: Minutes = 5
+    other_minutes: Minutes = 30
+    overdue_group: GroupName = None  # a key of `groups`, or null: only the tag
+
+    _group_is_defined = field_validator("overdue_group")(
+        classmethod(lambda cls, g, info: _known(g, info))
+    )
+
+
+class TargetsSchema(Section):
+    csat: Number01 = 0.85
+    first_contact_resolution: Number01 = 0.70
+    escalation_rate: Number01 = 0.20
+    edited: tuple[Number01, Number01] = (0.20, 0.30)  # the healthy band, low and high
+    first_reply_minutes: Minutes = 5
+
+
+class ReviewSchema(Section):
+    sent_as_is: Number01 = 0.95
+    lightly_edited: Number01 = 0.70
+    not_used: Number01 = 0.30
+    repeat_similarity: Number01 = 0.60
+    sla: ReviewSlaSchema = ReviewSlaSchema()
+    flag_major_rewrites: HowMany = 3
+    follow_days: Days = 14
+    targets: TargetsSchema = TargetsSchema()
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> ReviewSchema:
+        if not self.not_used <= self.lightly_edited <= self.sent_as_is:
+            raise fail(
+                "threshold_order",
+                "similarity thresholds must be in order: "
+                f"not_used ({self.not_used}) <= lightly_edited ({self.lightly_edited}) "
+                f"<= sent_as_is ({self.sent_as_is})",
+            )
+        if self.targets.edited[0] > self.targets.edited[1]:
+            raise fail("band_order", "targets.edited must be [low, high] with low <= high")
+        return self
+
+
 class EscalationSchema(Section):
     reason: Reason
     group: GroupName = None  # a key of `groups`, or null: fall through to the next reason
 
-    @field_validator("group")
-    @classmethod
-    def _group_is_defined(cls, group: str | None, info: ValidationInfo) -> str | None:
-        defined = (info.context or {}).get("groups")
-        if group is not None and defined is not None and group not in defined:
-            raise fail(
-                "unknown_group",
-                f"unknown group name {shown(group)}{did_you_mean(group, defined)}: "
-                f"it is not defined in groups ({', '.join(map(str, defined)) or 'none'})",
-            )
-        return group
+    _group_is_defined = field_validator("group")(classmethod(lambda cls, g, info: _known(g, info)))
 
 
 class PolicySchema(Section):
@@ -130,6 +176,7 @@ class PolicySchema(Section):
     # None: the section is absent, and the default precedence (REASONS) applies.
     escalations: tuple[EscalationSchema, ...] | None = None
     priority_ceiling: dict[Reason, Priority] = {}
+    review: ReviewSchema = ReviewSchema()
 
     @field_validator("escalations")
     @classmethod

@@ -30,6 +30,10 @@ REASONS: tuple[tuple[str, str | None], ...] = (
     ("low_confidence", "triage"),
     ("no_source", None),
     ("model_flagged", None),
+    # Found after a draft, not by triage (`bot.tracking`): the customer asked the same again
+    # after an agent sent the bot's draft; an agent asked for an escalation (command or tag).
+    ("repeat_question", "supervisor"),
+    ("agent_request", "supervisor"),
 )
 REASON_CODES: tuple[str, ...] = tuple(code for code, _ in REASONS)
 
@@ -220,6 +224,7 @@ Number01 = Annotated[float, BeforeValidator(no_bool), AfterValidator(between(0, 
 
 Priority = Annotated[int, BeforeValidator(no_bool), AfterValidator(between(1, 5))]
 Days = Annotated[int, BeforeValidator(no_bool), AfterValidator(_at_least(1, ""))]
+Minutes = Annotated[int, BeforeValidator(no_bool), AfterValidator(_at_least(1, ""))]
 HowMany = Annotated[int, BeforeValidator(no_bool), AfterValidator(_at_least(0, ""))]
 MinContacts = Annotated[
     int, BeforeValidator(no_bool), AfterValidator(_at_least(2, " (1 would escalate every ticket)"))

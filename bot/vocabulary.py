@@ -30,6 +30,29 @@ class RunStatus(StrEnum):
         return frozenset((cls.QUEUED, cls.RETRYING))
 
 
+class ReviewAction(StrEnum):
+    """What agents did first with a draft (`reviews.action`). The first four come from the
+    agent's first public reply after the draft, by its similarity to the draft (thresholds in
+    the policy, `review`); the last two from an agent's `#ai` command (or the escalate tag)."""
+
+    SENT_AS_IS = "sent_as_is"
+    LIGHTLY_EDITED = "lightly_edited"
+    MAJOR_REWRITE = "major_rewrite"
+    NOT_USED = "not_used"  # the agent replied with something else entirely
+    REDRAFT = "redraft"  # rejected: "#ai redraft <instruction>"
+    ESCALATE = "escalate"  # "#ai escalate", or the `ai_escalate` tag a macro adds
+
+    @classmethod
+    def sent(cls) -> frozenset[ReviewAction]:
+        """The draft reached the customer, edited or not."""
+        return frozenset((cls.SENT_AS_IS, cls.LIGHTLY_EDITED))
+
+    @classmethod
+    def edited(cls) -> frozenset[ReviewAction]:
+        """Sent after an agent changed it."""
+        return frozenset((cls.LIGHTLY_EDITED, cls.MAJOR_REWRITE))
+
+
 class BotTag(StrEnum):
     """Every tag the bot writes. The `*_PREFIX` members are completed by a slug or a number:
     use the functions below rather than formatting them by hand."""
@@ -40,6 +63,9 @@ class BotTag(StrEnum):
     CATEGORY_PREFIX = "ai_category_"
     PRIORITY_PREFIX = "ai_priority_"
     ESCALATION_PREFIX = "ai_escalation_"
+    REVIEW_OVERDUE = "ai_review_overdue"  # nobody acted on the draft within the review SLA
+    # Added by an agent (the "AI: escalate" macro), never by the bot: escalate this ticket.
+    ESCALATE_REQUEST = "ai_escalate"
     PREFIX = "ai_"  # every tag of the bot's starts with it
 
 

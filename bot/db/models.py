@@ -103,6 +103,9 @@ class Run(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     sources: Mapped[list | None] = mapped_column(JSON)  # help-center articles given to the draft
     actions: Mapped[dict | None] = mapped_column(JSON)  # the update sent to the helpdesk
+    # What an agent asked of this run: {"instruction": ...} (redraft), {"reason": ..., "by":
+    # ...} (escalate); None for a run the customer started.
+    request: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -180,3 +183,87 @@ class KbSource(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     last_synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Review(Base):
+    """One draft the bot posted, and what the agents did with it (`bot.tracking`): the review
+    action, how much of the draft reached the customer, the triage fields they overrode.
+
+    The columns reports group by (category, prompt version, engine, language) are copied from
+    the run when the draft is posted, so figures are one query over this table."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        Index("ix_reviews_ticket", "helpdesk", "ticket_id"),
+        Index("ix_reviews_drafted_at", "drafted_at"),
+        Index("ix_reviews_open_due", "action", "due_at"),  # the review-SLA check
+    )
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    helpdesk: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str] = mapped_column(String(TICKET_ID_LENGTH))
+    arrived_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the run's event arrived
+    drafted_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the note was posted
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())  # review SLA: acted on by then
+    category: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    group: Mapped[str | None] = mapped_column(String(64))  # the policy group routed to, if any
+    language: Mapped[str | None] = mapped_column(String(16))
+    prompt_version: Mapped[str | None] = mapped_column(String(64))
+    engine: Mapped[str | None] = mapped_column(String(32))  # who wrote the draft
+    escalated: Mapped[bool] = mapped_column(default=False)  # the bot escalated it
+    sources: Mapped[list | None] = mapped_column(JSON)  # ids of the articles the draft cited
+    instruction: Mapped[str | None] = mapped_column(Text)  # a redraft's agent instruction
+    # What the agents did first: `ReviewAction` (bot.vocabulary); None while nobody has.
+    action: Mapped[str | None] = mapped_column(String(24))
+    acted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acted_by: Mapped[str | None] = mapped_column(String(64))  # the agent's id
+    similarity: Mapped[float | None] = mapped_column(Float)  # draft vs the agent's reply, 0..1
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # first agent reply
+    overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # tagged overdue
+    # Triage fields a human changed after the draft: {"priority": {"bot": 2, "agent": 3,
+    # "by": "381", "at": "..."}}; and one flag per field, for counting.
+    overrides: Mapped[dict | None] = mapped_column(JSON)
+    category_overridden: Mapped[bool] = mapped_column(default=False)
+    priority_overridden: Mapped[bool] = mapped_column(default=False)
+    group_overridden: Mapped[bool] = mapped_column(default=False)
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class TrackedTicket(Base):
+    """A ticket the bot drafted for, followed until it is over: how it ended (solved first
+    time, reopened, escalated later, CSAT) and when it must be read again.
+
+    Webhooks only mark it `dirty_at`; the tracker reads the ticket's history from the helpdesk
+    and recomputes everything, so a lost or repeated event changes nothing."""
+
+    __tablename__ = "tracked_tickets"
+    __table_args__ = (
+        UniqueConstraint("helpdesk", "ticket_id", name="uq_tracked_tickets_ticket"),
+        Index("ix_tracked_tickets_check_after", "closed_at", "check_after"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    helpdesk: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str] = mapped_column(String(TICKET_ID_LENGTH))
+    first_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    arrived_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str | None] = mapped_column(String(16))  # the helpdesk's, as last read
+    solved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # first solved
+    reopened: Mapped[int] = mapped_column(Integer, default=0)  # times reopened after solved
+    reassigned: Mapped[bool] = mapped_column(default=False)  # a human changed its group/team
+    escalated_later: Mapped[bool] = mapped_column(default=False)  # after the bot's draft
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Solved, never reopened, not reassigned, not escalated later; None until solved.
+    first_contact_resolution: Mapped[bool | None] = mapped_column()
+    csat_score: Mapped[str | None] = mapped_column(String(16))  # "good"/"bad", or "1".."5"
+    csat_good: Mapped[bool | None] = mapped_column()
+    csat_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dirty_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # an event since the check
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    check_after: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # no longer followed
+    error: Mapped[str | None] = mapped_column(Text)  # the last read's failure, if any
