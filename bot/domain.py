@@ -49,6 +49,12 @@ class EventKind(StrEnum):
 
     CREATED = "created"  # a new ticket or conversation, from the customer
     CUSTOMER_REPLIED = "customer_replied"  # the customer wrote again on an open one
+    # Anything else on a ticket the bot drafted for (an agent's reply or note, a change of
+    # status, group, assignee or priority, a rating): the tracker reads the ticket again
+    # (`bot.tracking`). Runs are not started by it directly, but by what the tracker finds:
+    REDRAFT = "redraft"  # an agent's "#ai redraft <instruction>" note
+    ESCALATE = "escalate"  # an agent's "#ai escalate" note or tag, or a repeated question
+    ACTIVITY = "activity"
 
 
 # A ticket is created once: every creation event of one ticket has this key.
@@ -72,6 +78,9 @@ class TicketEvent:
     # customer's conversation part id for a reply.
     event_key: str = ONCE_PER_TICKET
     actor_id: str | None = None  # who caused the event, if the payload says
+    # What an agent asked of the run this event starts ({"instruction": ...} for a redraft):
+    # stored as `runs.request`.
+    request: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,12 @@ class TicketUpdate:
     # Names this write, so that an adapter that writes in several calls can tell, after a
     # crash, that its note is already there ("run 42"). "" when there is nothing to name.
     reference: str = ""
+    # The reply text for the helpdesk's draft field (Zendesk: ZENDESK_DRAFT_FIELD_ID, which
+    # the "use AI draft" macro copies into the agent's reply); "" writes no field.
+    draft: str = ""
+    # An agent asked for this write ("#ai escalate"): a team they set earlier does not stand in
+    # its way (Intercom keeps a teammate's team otherwise).
+    agent_requested: bool = False
 
 
 @dataclass(frozen=True)

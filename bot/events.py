@@ -17,6 +17,7 @@ from functools import partial
 from bot.domain import EventKind
 from bot.leases import Claim, ClaimState
 from bot.pipeline import Budget, Worker, triage_and_draft
+from bot.review_actions import escalate_on_request
 from bot.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,22 @@ class Route:
 
 
 _new_ticket = Route(partial(triage_and_draft, first=True))
-# The customer wrote again: triage the conversation so far and draft anew.
+# The customer wrote again: triage the conversation so far and draft anew (or, when they ask
+# the same question after an agent sent the bot's draft, escalate: `repeat_question`).
 _customer_reply = Route(partial(triage_and_draft, first=False), merges=True, waits_for_more=True)
+# An agent's "#ai redraft <instruction>": draft again, following it (`runs.request`).
+_redraft = Route(partial(triage_and_draft, first=False))
+# An agent's "#ai escalate" or `ai_escalate` tag: to the escalation group, nothing drafted.
+_escalate = Route(escalate_on_request)
 
+# Intercom's customer replies come by webhook; Zendesk's, and every agent command, are found by
+# the tracker in the ticket's history (`bot.tracking`), which accepts them as these events.
+# `EventKind.ACTIVITY` starts no run: the web tier marks the ticket for the tracker.
 HANDLERS: Mapping[tuple[str, str], Route] = {
-    ("zendesk", EventKind.CREATED): _new_ticket,
-    ("intercom", EventKind.CREATED): _new_ticket,
-    ("intercom", EventKind.CUSTOMER_REPLIED): _customer_reply,
+    **{(helpdesk, EventKind.CREATED): _new_ticket for helpdesk in ("zendesk", "intercom")},
+    **{(helpdesk, EventKind.CUSTOMER_REPLIED): _customer_reply for helpdesk in ("zendesk", "intercom")},
+    **{(helpdesk, EventKind.REDRAFT): _redraft for helpdesk in ("zendesk", "intercom")},
+    **{(helpdesk, EventKind.ESCALATE): _escalate for helpdesk in ("zendesk", "intercom")},
 }
 
 

@@ -25,10 +25,20 @@ class ZendeskSettings:
     url: str = ""  # overrides https://{subdomain}.zendesk.com for every API call
     bot_user_id: str = ""  # the bot's own identity: events caused by this user never trigger a run
     timeout: float = 20.0
+    # A multi-line text ticket field the draft is also written to, for the "use AI draft" macro
+    # (config/zendesk/macro_use_ai_draft.json); "" writes none.
+    draft_field_id: str = ""
 
     @classmethod
     def from_reader(cls, reader: EnvReader) -> ZendeskSettings:
+        draft_field = reader.text("ZENDESK_DRAFT_FIELD_ID")
+        if draft_field and not (draft_field.isascii() and draft_field.isdigit()):
+            reader.errors.append(
+                f"ZENDESK_DRAFT_FIELD_ID must be a ticket field's numeric id, got {draft_field!r}"
+            )
+            draft_field = ""
         return cls(
+            draft_field_id=draft_field,
             subdomain=reader.text("ZENDESK_SUBDOMAIN"),
             email=reader.text("ZENDESK_EMAIL"),
             api_token=reader.text("ZENDESK_API_TOKEN"),

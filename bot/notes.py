@@ -80,10 +80,15 @@ def format_triage_note(
     return "\n".join(lines)
 
 
-def describe_reading(snapshot: TicketSnapshot, max_chars: int) -> tuple[str, ...]:
+def describe_reading(snapshot: TicketSnapshot, max_chars: int, instruction: str = "",
+                     engine: str = "") -> tuple[str, ...]:
     """What the agent should know about what the bot could not read: a ticket cut at
-    `max_chars`, or the requester's earlier tickets."""
+    `max_chars`, or the requester's earlier tickets; and an agent's redraft instruction."""
     notes = []
+    if instruction:
+        notes.append(f"Redrafted at an agent's request: \u201c{instruction}\u201d"
+                     + (" (the local engine drafts from templates and cannot follow free-text "
+                        "instructions: an LLM can, LLM_PROVIDER)" if engine == "offline" else ""))
     length = len(snapshot.ticket.description)
     if length > max_chars:
         notes.append(f"Only the first {max_chars:,} characters of the ticket's {length:,} were read.")
@@ -157,6 +162,11 @@ def _group_label(decision: Decision, helpdesk: str) -> str:
     if decision.group_id is None:
         return f"no {word} change (no {word} configured for this case)"
     return f"{decision.group_key} ({word} {decision.group_id})"
+
+
+def draft_text(text: str) -> str:
+    """The draft as an agent would send it: what the note shows between its markers."""
+    return _without_markers(text)
 
 
 def _without_markers(text: str) -> str:

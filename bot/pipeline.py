@@ -18,7 +18,7 @@ from typing import Any
 from bot.context import build_context
 from bot.db.models import Run
 from bot.decisions import DraftResult, SourceArticle, Triage, TriageResult, Usage
-from bot.domain import MAX_TICKET_CHARS, Ticket, TicketUpdate
+from bot.domain import MAX_TICKET_CHARS, EventKind, Ticket, TicketUpdate
 from bot.errors import OutOfTime, Superseded
 from bot.helpdesks import adapter_for
 from bot.helpdesks.base import Helpdesk
@@ -26,7 +26,7 @@ from bot.kb.retrieval import KnowledgeBase
 from bot.leases import Claim
 from bot.llm.base import LLM
 from bot.llm.pricing import PriceTable, add_costs, cost_of
-from bot.notes import describe_reading, format_triage_note
+from bot.notes import describe_reading, draft_text, format_triage_note
 from bot.policy import Policy
 from bot.prompts import PromptLibrary, build_draft_request, build_triage_request, prompt_version
 from bot.rules import apply_rules
@@ -97,6 +97,15 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         _finish(store, run.id, token, RunStatus.SKIPPED, error=f"ticket already tagged {BotTag.TRIAGED}")
         return RunStatus.SKIPPED
     ticket = snapshot.ticket.bounded(MAX_TICKET_CHARS)  # what every step below reads
+    if run.event_kind == EventKind.CUSTOMER_REPLIED:
+        from bot import review_actions  # it builds on this module
+
+        budget.check("comparing with the question answered")
+        repeat = review_actions.repeat_of_sent_draft(worker, run)
+        if repeat is not None:  # the sent answer did not help: a human must look, not a redraft
+            return review_actions.escalate(claim, worker, budget, "repeat_question",
+                                           {"similarity": repeat}, since=run.created_at)
+    instruction = str((run.request or {}).get("instruction") or "")
 
     known = _known_categories(store, run.helpdesk, [t.id for t in snapshot.history])
     context = build_context(snapshot, worker.policy, worker.clock(), known)
@@ -129,6 +138,7 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
                 worker.policy,
                 sources=sources,
                 triaged_by=triage_result.engine,
+                instruction=instruction,
             )
         )
         # Saved before the write: a retry after a helpdesk failure reuses it (and the sources
@@ -151,7 +161,7 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         version,
         worker.llm.provider,
         sources=sources,
-        reading=describe_reading(snapshot, MAX_TICKET_CHARS),
+        reading=describe_reading(snapshot, MAX_TICKET_CHARS, instruction, worker.llm.provider),
         reference=reference,
         helpdesk=run.helpdesk,
     )
@@ -161,6 +171,7 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         priority=decision.priority,
         group_id=decision.group_id,
         reference=reference,
+        draft=draft_text(draft.text),
     )
     budget.check("publishing the note")
     if not store.holds(run.id, token):
@@ -198,6 +209,9 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         },
         error=None,
     )
+    from bot.review_actions import start_review
+
+    start_review(worker, run.id)
     return RunStatus.SUCCEEDED
 
 

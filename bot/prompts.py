@@ -175,7 +175,9 @@ def build_draft_request(
     policy: Policy,
     sources: Sequence[SourceArticle] = (),
     triaged_by: str = "",
+    instruction: str = "",
 ) -> DraftRequest:
+    """`instruction`: an agent's `#ai redraft ...` words, which the draft must follow."""
     template = library.for_category(decision.category)
     limit = f" Keep the reply under {template.max_words} words." if template.max_words else ""
     context_lines = customer_notes(context, decision.category) or ["(nothing known)"]
@@ -190,6 +192,8 @@ def build_draft_request(
             sources_block(sources),
             history_block(context),
             ticket_block(ticket),
+            *([f"An agent reviewed the previous draft and asks for a new one: {instruction}"]
+              if instruction else []),
             "Write the draft reply now.",
         ]
     )

@@ -15,6 +15,8 @@ from bot.settings import Settings
 PROCESS_TICKET = "tasks.process_ticket"
 SYNC_KNOWLEDGE = "tasks.sync_knowledge"
 SWEEP_RUNS = "tasks.sweep_runs"
+TRACK_TICKET = "tasks.track_ticket"
+FOLLOW_TICKETS = "tasks.follow_tickets"
 QUEUE = "triage"
 
 
@@ -52,7 +54,14 @@ def _beat_schedule(settings: Settings) -> dict:
             "schedule": settings.sweep_interval,
             # A sweep still waiting when the next one is due is dropped, not stacked up.
             "options": {"queue": QUEUE, "expires": settings.sweep_interval},
-        }
+        },
+        # Review and tracking (`bot.tracking`): reviews a crash left unmade, and the followed
+        # tickets whose read is due (an event came, a periodic check, a review SLA).
+        "follow-tickets": {
+            "task": FOLLOW_TICKETS,
+            "schedule": settings.sweep_interval,
+            "options": {"queue": QUEUE, "expires": settings.sweep_interval},
+        },
     }
     if settings.kb_sources and settings.kb_sync_interval > 0:
         schedule["sync-knowledge"] = {
@@ -103,6 +112,19 @@ class Enqueuer:
                 retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
             )
         except Exception as exc:  # whatever the transport raises, the answer is "retry later"
+            raise RetryableError(f"broker unreachable: {type(exc).__name__}: {exc}") from exc
+
+    def track_ticket(self, helpdesk: str, ticket_id: str) -> None:
+        """Send the tracker's read of one ticket; `RetryableError` when the broker is down."""
+        try:
+            self.app.send_task(
+                TRACK_TICKET,
+                args=[helpdesk, ticket_id],
+                queue=QUEUE,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+            )
+        except Exception as exc:
             raise RetryableError(f"broker unreachable: {type(exc).__name__}: {exc}") from exc
 
     def ping(self) -> None:

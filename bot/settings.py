@@ -77,6 +77,9 @@ class Settings:
     kb_ranking: str = "hybrid"  # BM25 fused with sentence embeddings (NumPy MiniLM); or "bm25"
     kb_embedding_model: str = ""  # a sentence-transformers model folder; "" = packaged MiniLM
     reply_merge_window: float = 10.0  # seconds a customer's reply waits for more before its run
+    # Seconds between reads of a followed ticket when no event says it changed (`bot.tracking`):
+    # how late a missed webhook can make tracking, at most.
+    track_recheck: float = 1800.0
     log_level: str = "INFO"
     web_host: str = "0.0.0.0"  # `python -m bot serve`: where the web process listens
     port: int = 8000
@@ -183,6 +186,7 @@ class Settings:
             kb_ranking=reader.choice("KB_RANKING", KB_RANKINGS, defaults.kb_ranking),
             kb_embedding_model=reader.text("KB_EMBEDDING_MODEL"),
             reply_merge_window=reader.number("REPLY_MERGE_WINDOW", defaults.reply_merge_window),
+            track_recheck=reader.number("TRACK_RECHECK", defaults.track_recheck),
             log_level=reader.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), defaults.log_level
             ),
@@ -220,6 +224,7 @@ class Settings:
             ("TASK_TIME_LIMIT", self.task_time_limit),
             ("SWEEP_INTERVAL", self.sweep_interval),
             ("RECOVERY_AFTER", self.recovery_after),
+            ("TRACK_RECHECK", self.track_recheck),
             ("WEB_THREADS", self.web_threads),
             ("WEB_IDLE_TIMEOUT", self.web_idle_timeout),
         ):

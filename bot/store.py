@@ -144,6 +144,7 @@ class Store(RunLeases):
                 event_kind=event.kind,
                 event_id=event.event_id,
                 waiting_key=key,
+                request=dict(event.request) if event.request else None,
                 status=RunStatus.QUEUED,
                 attempts=0,
                 recoveries=0,

@@ -11,7 +11,15 @@ import threading
 
 from celery import Celery, signals
 
-from bot.queue import PROCESS_TICKET, SWEEP_RUNS, SYNC_KNOWLEDGE, Enqueuer, configure
+from bot.queue import (
+    FOLLOW_TICKETS,
+    PROCESS_TICKET,
+    SWEEP_RUNS,
+    SYNC_KNOWLEDGE,
+    TRACK_TICKET,
+    Enqueuer,
+    configure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +104,23 @@ def sync_knowledge(full: bool = False) -> dict:
     for error in outcome.errors:  # a desk without a help center is not among them: logged once
         log.warning("knowledge sync failed: %s", error)
     return {"synced": [r.as_dict() for r in outcome.reports], "errors": outcome.errors}
+
+
+@app.task(name=TRACK_TICKET, ignore_result=True)
+def track_ticket(helpdesk: str, ticket_id: str) -> str:
+    """Read one followed ticket's history and record what became of its drafts
+    (`bot.tracking.tracker`). Not retried: a failed read is due again at a later sweep."""
+    from bot.tracking.tracker import track
+
+    enqueuer = Enqueuer(app)
+    return track(get_worker(), helpdesk, ticket_id,
+                 enqueue=lambda run_id, delay: enqueuer.process_ticket(run_id, countdown=delay)).outcome
+
+
+@app.task(name=FOLLOW_TICKETS, ignore_result=True)
+def follow_tickets() -> dict:
+    """Scheduled by beat every SWEEP_INTERVAL: reviews a crash left unmade, and a read of
+    every followed ticket that is due (`bot.tracking.follow`)."""
+    from bot.tracking.follow import follow_up_sweep
+
+    return follow_up_sweep(get_worker(), track=Enqueuer(app).track_ticket).as_dict()

@@ -77,7 +77,7 @@ def test_valid_setup_on_postgresql_and_redis(environ, current_pg, redis_12):
     assert code == 0, err
     assert err == []
     assert lines_about(out, "database") == [
-        f"database: ok ({current_pg}, schema at revision 0005)"
+        f"database: ok ({current_pg}, schema at revision 0006)"
     ]
     assert lines_about(out, "broker") == [f"broker: ok ({redis_12})"]
     assert "recovery: every accepted ticket gets a note or ai_failed within 17 minutes of arrival" in out
@@ -198,7 +198,7 @@ def test_an_out_of_date_schema_needs_db_upgrade(environ, postgres_url):
     code, _, err = check()
     assert code == 1
     assert lines_about(err, "database") == [
-        f"database: {postgres_url} is at revision 0003, the latest is 0005: "
+        f"database: {postgres_url} is at revision 0003, the latest is 0006: "
         "run python -m bot db upgrade"
     ]
 

@@ -64,20 +64,23 @@ def count(app, model) -> int:
 
 
 def test_the_table_names_what_each_helpdesk_processes():
-    assert set(HANDLERS) == {
-        ("zendesk", EventKind.CREATED),
-        ("intercom", EventKind.CREATED),
-        ("intercom", EventKind.CUSTOMER_REPLIED),
-    }
-    reply = route_for("intercom", EventKind.CUSTOMER_REPLIED)
-    assert reply is not None and reply.merges and reply.waits_for_more
-    created = route_for("zendesk", EventKind.CREATED)
-    assert created is not None and not created.waits_for_more
-    assert route_for("zendesk", EventKind.CUSTOMER_REPLIED) is None  # not yet: tracking will
+    kinds = (EventKind.CREATED, EventKind.CUSTOMER_REPLIED, EventKind.REDRAFT, EventKind.ESCALATE)
+    assert set(HANDLERS) == {(h, k) for h in ("zendesk", "intercom") for k in kinds}
+    for helpdesk in ("zendesk", "intercom"):
+        reply = route_for(helpdesk, EventKind.CUSTOMER_REPLIED)
+        assert reply is not None and reply.merges and reply.waits_for_more
+        created = route_for(helpdesk, EventKind.CREATED)
+        assert created is not None and not created.waits_for_more
+        # An agent's command is its own run, never merged into a customer's waiting one.
+        for kind in (EventKind.REDRAFT, EventKind.ESCALATE):
+            route = route_for(helpdesk, kind)
+            assert route is not None and not route.merges and not route.waits_for_more
+    # Activity starts no run: the web tier marks the ticket for the tracker.
+    assert route_for("zendesk", EventKind.ACTIVITY) is None
 
 
 def test_an_event_without_a_handler_is_acknowledged_and_nothing_is_stored(app, broker):
-    response = deliver(app, "zendesk", kind=EventKind.CUSTOMER_REPLIED, ticket="5", delivery="d1")
+    response = deliver(app, "zendesk", kind="something_new", ticket="5", delivery="d1")
     assert response.status_code == 200 and response.get_json()["status"] == "ignored"
     assert count(app, Run) == 0 and count(app, EventRow) == 0 and messages(broker) == []
 

@@ -69,8 +69,8 @@ def test_beat_schedules_the_sync_every_interval_and_drops_stale_runs():
 
 @pytest.mark.parametrize("env", [{**ZENDESK, "KB_SYNC_INTERVAL": "0"}, SAMPLE])
 def test_no_sync_scheduled_without_sources_or_with_interval_zero(env):
-    # Only the sweep for stuck runs, which every deployment needs.
-    assert set(make_celery(Settings.from_env(env)).conf.beat_schedule) == {"sweep-runs"}
+    # Only the sweeps every deployment needs: stuck runs, and the tickets tracking follows.
+    assert set(make_celery(Settings.from_env(env)).conf.beat_schedule) == {"sweep-runs", "follow-tickets"}
 
 
 def test_the_worker_registers_the_sync_task(monkeypatch):

@@ -12,6 +12,7 @@ import yaml
 from bot.decisions import Sentiment, Triage
 from bot.domain import CATEGORIES, CustomerContext, Ticket
 from bot.errors import SettingsError
+from bot.review_policy import ReviewPolicy
 from bot.policy import (
     DEFAULT_ESCALATIONS,
     Escalation,
@@ -45,7 +46,7 @@ def parse_error(raw) -> str:
 
 def test_shipped_policy_loads_with_documented_defaults():
     policy = load_policy(POLICY_FILE)
-    assert policy.version == "2026-12-05.2"
+    assert policy.version == "2026-12-05.3"
     assert policy.confidence_threshold == 0.7
     assert {k: policy.groups[k] for k in ("supervisor", "senior", "security", "empathy")} == {
         "supervisor": {"zendesk": 101, "intercom": "7101"},
@@ -73,6 +74,13 @@ def test_shipped_policy_loads_with_documented_defaults():
     assert dict(policy.priority_ceiling) == {"security": 2, "legal": 2, "vip": 2}
     assert "refunded" in policy.keywords["refund"]
     assert "sue" in policy.keywords["legal"]
+    # Review and tracking: the SLA (5 minutes for priorities 1-2, 30 otherwise), and
+    # escalations found after a draft go to the supervisors.
+    review = policy.review
+    assert (review.urgent_minutes, review.other_minutes, review.urgent_priorities) == (5, 30, frozenset({1, 2}))
+    assert review.review_time(2).total_seconds() == 300 and review.review_time(3).total_seconds() == 1800
+    assert review.not_used < review.lightly_edited < review.sent_as_is
+    assert policy.escalation_group("repeat_question") == policy.escalation_group("agent_request") == "supervisor"
 
 
 def test_group_name_finds_groups_and_categories():
@@ -151,7 +159,7 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
         ),
     }
     expected = Policy(
-        version="2026-12-05.2",
+        version="2026-12-05.3",
         confidence_threshold=0.7,
         vip=VipRule(organization_tags=("vip",), user_tags=("vip",), user_fields={"tier": ("vip",)},
                     organization_fields={}),
@@ -173,7 +181,8 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
             Escalation("vip", "senior"),
             Escalation("frustrated", "empathy"), Escalation("repeat_contact", "supervisor"),
             Escalation("low_confidence", "triage"), Escalation("no_source", None),
-            Escalation("model_flagged", None),
+            Escalation("model_flagged", None), Escalation("repeat_question", "supervisor"),
+            Escalation("agent_request", "supervisor"),
         ),
         priority_ceiling={"security": 2, "legal": 2, "vip": 2},
         company_name="Example Support",
@@ -183,6 +192,7 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
             escalate_without_source=frozenset({"Billing", "Technical", "Account access", "Other"}),
             category_terms={},
         ),
+        review=ReviewPolicy(),  # the shipped file states the defaults
     )
     policy = load_policy(POLICY_FILE)
     assert policy == expected

@@ -170,18 +170,34 @@ def test_numbers_for_ids_are_written_in_decimal():
     assert (event.ticket_id, event.event_key) == ("1911149811", "7004")
 
 
-def test_the_topic_table_has_the_two_customer_topics_only():
-    assert TOPICS == {"conversation.user.created": EventKind.CREATED,
-                      "conversation.user.replied": EventKind.CUSTOMER_REPLIED}
+def test_the_customer_topics_start_runs_and_teammates_topics_are_activity():
+    assert {t: k for t, k in TOPICS.items() if k != EventKind.ACTIVITY} == {
+        "conversation.user.created": EventKind.CREATED,
+        "conversation.user.replied": EventKind.CUSTOMER_REPLIED}
+    assert {"conversation.admin.replied", "conversation.admin.noted", "conversation.admin.assigned",
+            "conversation.admin.closed", "conversation.rating.added"} <= {
+        t for t, k in TOPICS.items() if k == EventKind.ACTIVITY}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("hull__conversation-admin-*.json")))
+def test_every_real_teammate_topic_is_activity_for_the_tracker(name):
+    data = fixture_json(f"intercom/{name}")
+    event = parse(load_fixture(f"intercom/{name}"), {})
+    assert event.kind == EventKind.ACTIVITY
+    assert event.ticket_id == str(data["data"]["item"]["id"])
+    parts = data["data"]["item"]["conversation_parts"]["conversation_parts"]
+    assert event.actor_id == str(parts[-1]["author"]["id"])  # the teammate, never the bot's admin
 
 
 # --- what is ignored ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("hull__conversation-admin-*.json")))
-def test_every_real_teammate_topic_is_ignored(name):
-    with pytest.raises(IgnoredEvent, match=r"topic not processed: 'conversation\.admin\."):
-        parse(load_fixture(f"intercom/{name}"), {})
+def test_the_bots_own_note_is_not_activity():
+    name = "intercom/hull__conversation-admin-noted.json"
+    data = fixture_json(name)
+    admin = str(data["data"]["item"]["conversation_parts"]["conversation_parts"][-1]["author"]["id"])
+    with pytest.raises(IgnoredEvent, match="bot's own admin"):
+        receiver(admin_id=admin).parse(load_fixture(name), {})
 
 
 @pytest.mark.parametrize("name, message", [

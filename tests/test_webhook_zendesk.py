@@ -15,7 +15,7 @@ import pytest
 from werkzeug.datastructures import Headers
 
 from bot.db.models import DELIVERY_ID_LENGTH, EVENT_ID_LENGTH, TICKET_ID_LENGTH, Delivery, Run
-from bot.domain import TicketEvent
+from bot.domain import EventKind, TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload
 from bot.helpdesks.zendesk.webhook import (
     INVOCATION_HEADER,
@@ -229,10 +229,19 @@ def test_parse_missing_invocation_header_gives_no_delivery_id():
 # --- parse: event-subscription variants -----------------------------------------------------
 
 
+@pytest.mark.parametrize("name", ["comment_added", "status_changed", "priority_changed",
+                                  "group_assignment_changed", "agent_assignment_changed", "tags_changed"])
+def test_parse_follow_up_ticket_events_are_activity_for_the_tracker(name):
+    data = ticket_event()
+    data["type"] = f"zen:event-type:ticket.{name}"
+    event = parse_obj(data)
+    assert (event.kind, event.ticket_id) == (EventKind.ACTIVITY, str(data["detail"]["id"]))
+
+
 def test_parse_other_ticket_event_type_is_ignored():
     data = ticket_event()
-    data["type"] = "zen:event-type:ticket.status_changed"
-    with pytest.raises(IgnoredEvent, match="status_changed"):
+    data["type"] = "zen:event-type:ticket.form_changed"
+    with pytest.raises(IgnoredEvent, match="form_changed"):
         parse_obj(data)
 
 
@@ -308,9 +317,10 @@ def test_parse_trigger_with_unrendered_placeholder_is_invalid():
         parse_obj(body)
 
 
-def test_parse_trigger_updated_event_is_ignored():
-    with pytest.raises(IgnoredEvent, match="updated"):
-        parse_obj({"ticket_id": "7", "event": "updated"})
+def test_parse_trigger_updated_event_is_activity_and_unknown_ones_are_ignored():
+    assert parse_obj({"ticket_id": "7", "event": "updated"}).kind == EventKind.ACTIVITY
+    with pytest.raises(IgnoredEvent, match="merged"):
+        parse_obj({"ticket_id": "7", "event": "merged"})
 
 
 @pytest.mark.parametrize("event", ["Created", "CREATED", " created ", "ticket_created"])

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bot.domain import PublishResult, Ticket, TicketEvent, TicketSnapshot, TicketUpdate
+from bot.tracking.history import TicketHistory
 
 if TYPE_CHECKING:
     from werkzeug.datastructures import Headers as RequestHeaders
@@ -33,6 +34,10 @@ class Helpdesk(Protocol):
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         """Only the ticket: for a failure note, when the full read is not needed."""
+
+    def read_history(self, ticket_id: str) -> TicketHistory:
+        """What happened on the ticket, whole: messages and notes with their authors' roles,
+        changes of status, group, priority and tags, the satisfaction rating (`bot.tracking`)."""
 
     def publish(
         self, ticket: Ticket, update: TicketUpdate, since: datetime | None = None

@@ -15,6 +15,8 @@ from bot.domain import PublishResult, Ticket, TicketSnapshot, TicketUpdate
 from bot.errors import PermanentError
 from bot.helpdesks.base import Helpdesk
 from bot.helpdesks.zendesk import payload as shapes
+from bot.helpdesks.zendesk.history import history_from_audits
+from bot.tracking.history import TicketHistory
 
 
 def sample_helpdesks(path: str | Path) -> dict[str, Helpdesk]:
@@ -64,6 +66,14 @@ class SampleHelpdesk:
         if raw is None:
             raise PermanentError(f"ticket {ticket_id} is not in the sample helpdesk")
         return shapes.ticket_from_json({"updated_at": raw.get("created_at"), **raw})
+
+    def read_history(self, ticket_id: str) -> TicketHistory:
+        """The ticket as it is: its description is the one message (the demo has no agents)."""
+        raw = {"updated_at": None, **self._tickets.get(str(ticket_id), {"id": ticket_id})}
+        opening = {"id": f"{ticket_id}-1", "type": "Comment", "public": True,
+                   "author_id": raw.get("requester_id"), "plain_body": raw.get("description") or ""}
+        audit = {"created_at": raw.get("created_at"), "author_id": raw.get("requester_id"), "events": [opening]}
+        return history_from_audits(raw, [audit], {}, "")
 
     def publish(
         self, ticket: Ticket, update: TicketUpdate, since: datetime | None = None

@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 
-from bot.domain import TicketEvent
+from bot.domain import EventKind, TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload, RetryableError
 from bot.events import route_for
 from bot.helpdesks.base import SignatureError
 from bot.store import Accepted
+from bot.tracking import records
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
@@ -67,6 +68,8 @@ def accept(event: TicketEvent):
     """The shared accept step: an event with no handler is acknowledged and ignored; otherwise
     stored (deduplicated, or merged into the ticket's waiting run), then enqueued; the stored
     event is forgotten again when the enqueue fails, and the helpdesk is told to retry (503)."""
+    if event.kind == EventKind.ACTIVITY:
+        return _follow(event)
     route = route_for(event.helpdesk, event.kind)
     if route is None:
         log.info("%s webhook ignored: %s events are not processed", event.helpdesk, event.kind)
@@ -103,6 +106,29 @@ def accept(event: TicketEvent):
         log.warning("%s: a redelivery found run %s stuck; re-enqueued it", what, acceptance.run_id)
     status = "requeued" if acceptance.outcome is Accepted.REQUEUED else "accepted"
     return jsonify(status=status, run_id=acceptance.run_id), 202
+
+
+def _follow(event: TicketEvent):
+    """Activity on a ticket: mark it for the tracker (`bot.tracking`), which reads the whole
+    history, so a duplicate or out-of-order event changes nothing. Only the first event of a
+    burst enqueues a read; if that enqueue fails the mark stays and the follow-up sweep reads
+    the ticket within SWEEP_INTERVAL, but the helpdesk is still told to retry (503)."""
+    services = current_app.extensions["bot"]
+    what = f"{event.helpdesk} ticket {event.ticket_id}"
+    try:
+        marked = records.mark_dirty(services.store, event.helpdesk, event.ticket_id)
+    except Exception:
+        log.exception("store unavailable while marking %s", what)
+        return _unavailable("temporarily unavailable, retry later")
+    if marked is records.Marked.NOT_FOLLOWED:
+        return jsonify(status="ignored", reason=marked.value), 200
+    if marked is records.Marked.MARKED:
+        try:
+            services.enqueuer.track_ticket(event.helpdesk, event.ticket_id)
+        except RetryableError as exc:
+            log.error("enqueue failed for %s: %s", what, exc)
+            return _unavailable("queue unavailable, retry later")
+    return jsonify(status="tracking", reason=marked.value), 202
 
 
 def _raw_body() -> bytes:

@@ -41,6 +41,7 @@ VENDORS: dict[str, dict[str, Any]] = {
             "/api/v2/organizations/{organization_id}": ["get"],
             "/api/v2/tickets/{ticket_id}": ["get", "put"],
             "/api/v2/tickets/{ticket_id}/comments": ["get"],
+            "/api/v2/tickets/{ticket_id}/audits": ["get"],  # bot/helpdesks/zendesk (tracking)
             "/api/v2/tickets/{ticket_id}/tags": ["get", "put", "post", "delete"],
             "/api/v2/incremental/tickets/cursor": ["get"],
             # the only paths written with ".json" (tests/fakes/openapi_validation.py keeps the suffix

@@ -112,6 +112,26 @@ class FakeIntercomInbox(FakeIntercom):
             conversation.update(state="closed", open=False)
             return self._add_part(conversation, "close", None, self._admin(admin_id))
 
+    def admin_notes(self, conversation_id: str, admin_id: str, body: str) -> J:
+        """A teammate's internal note (part type `note`): where `#ai` commands are written."""
+        with self._lock:
+            return self._add_part(self.conversations[conversation_id], "note", body, self._admin(admin_id))
+
+    def reopen(self, conversation_id: str, admin_id: str) -> J:
+        with self._lock:
+            conversation = self.conversations[conversation_id]
+            conversation.update(state="open", open=True)
+            return self._add_part(conversation, "open", None, self._admin(admin_id))
+
+    def rate(self, conversation_id: str, rating: int, remark: str = "") -> None:
+        """The customer's rating (1..5), as the Conversation model's `conversation_rating`."""
+        with self._lock:
+            conversation = self.conversations[conversation_id]
+            contact = conversation["contacts"]["contacts"][0]
+            conversation["conversation_rating"] = {
+                "rating": rating, "remark": remark, "created_at": self._now(), "updated_at": self._now(),
+                "contact": {"type": "contact", "id": contact["id"], "external_id": None}}
+
     def assign_team(self, conversation_id: str, admin_id: str, team_id: str) -> J:
         """A teammate routing the conversation by hand."""
         with self._lock:

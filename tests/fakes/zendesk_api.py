@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 from werkzeug.datastructures import Headers
 
 from .openapi_validation import parse_json, spec_path, warm_up
+from .zendesk_audits import AuditRoutes
 from .zendesk_export import ExportRoutes, validate_request  # + the export path's overlay
 from .zendesk_http import HttpFrontEnds
 from .zendesk_shapes import J, ZendeskShapes
@@ -77,8 +78,12 @@ def _ts(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
-    def __init__(self, bot_user_id: int = 1, bot_email: str = "triage-bot@example.com", validate: bool = True):
+class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes, AuditRoutes):
+    def __init__(self, bot_user_id: int = 1, bot_email: str = "triage-bot@example.com", validate: bool = True,
+                 realtime: bool = False):
+        """``realtime``: stamps follow the wall clock (what a test comparing them with the bot's
+        own moments needs); otherwise a clock from 2024-05-01 that ticks a second per change."""
+        self._realtime = realtime
         self._lock = threading.RLock()
         self.bot_user_id = bot_user_id
         self.validate = validate
@@ -91,6 +96,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
         self._delays: list[_Rule] = []
         self._before_put: list[_Rule] = []
         self._clock = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
+        if realtime:
+            self._clock = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         self._seq = 1000
         self.add_user(bot_user_id, name="Triage Bot", email=bot_email, role="agent")
         if validate:
@@ -127,6 +134,13 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
                 "created_at": stamp, "updated_at": stamp, "via": {"channel": "web"},
                 "custom_fields": [dict(cf) for cf in custom_fields],
                 "comments": [self._comment(description, None, True, requester_id, stamp)]}
+            first = self.tickets[id]["comments"][0]
+            self._record_audit(id, requester_id, [
+                *(self._create(k, v) for k, v in (("status", status), ("priority", priority),
+                                                  ("group_id", group_id)) if v is not None),
+                {"id": first["id"], "type": "Comment", "body": first["body"], "html_body": first["html_body"],
+                 "plain_body": first["body"], "public": True, "author_id": requester_id, "attachments": []},
+            ], stamp)
             return self.ticket(id)
 
     # ---- test controls -------------------------------------------------------------------
@@ -155,14 +169,24 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
     def agent_edit(self, ticket_id: int, tags_add: list[str] = (), tags_remove: list[str] = (),
                    comment: str | None = None,
                    public: bool = True, author_id: int | None = None, **fields: Any) -> str:
-        """Simulate a human agent changing the ticket (bumps ``updated_at``); returns the new stamp."""
+        """Simulate a human agent changing the ticket (bumps ``updated_at``); returns the new stamp.
+        Recorded as an audit by ``author_id`` (default user 2), as Zendesk would."""
         with self._lock:
             t = self.tickets[ticket_id]
+            events = [self._change(k, v, t.get(k)) for k, v in fields.items() if t.get(k) != v]
             t.update(fields)
-            t["tags"] = [x for x in dict.fromkeys([*t["tags"], *tags_add]) if x not in tags_remove]
+            tags = [x for x in dict.fromkeys([*t["tags"], *tags_add]) if x not in tags_remove]
+            if tags != t["tags"]:
+                events.append(self._change("tags", tags, t["tags"]))
+            t["tags"] = tags
             t["updated_at"] = self._tick().strftime(_TS)
             if comment is not None:
-                t["comments"].append(self._comment(comment, None, public, author_id or 2, t["updated_at"]))
+                c = self._comment(comment, None, public, author_id or 2, t["updated_at"])
+                t["comments"].append(c)
+                events.append({"id": c["id"], "type": "Comment", "body": c["body"], "html_body": c["html_body"],
+                               "plain_body": c["body"], "public": public, "author_id": c["author_id"],
+                               "attachments": []})
+            self._record_audit(ticket_id, author_id or 2, events, t["updated_at"])
             return t["updated_at"]
 
     # ---- assertions ----------------------------------------------------------------------
@@ -225,6 +249,7 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
                 (("GET",), r"/api/v2/organizations/(\d+)", self._organization),
                 (("GET", "PUT"), r"/api/v2/tickets/(\d+)", self._ticket_route),
                 (("GET",), r"/api/v2/tickets/(\d+)/comments", self._comments),
+                (("GET",), r"/api/v2/tickets/(\d+)/audits", self._audits),
                 (("GET", "PUT", "POST", "DELETE"), r"/api/v2/tickets/(\d+)/tags", self._tags),
                 (("GET",), r"/api/v2/incremental/tickets/cursor", self._export_tickets))
 
@@ -310,9 +335,7 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
                            "plain_body": c["body"], "attachments": []})
         if events or upd.get("custom_fields"):  # a no-op update leaves updated_at alone
             t["updated_at"] = stamp
-        audit = {"id": self._next(), "ticket_id": tid, "created_at": stamp, "author_id": self.bot_user_id,
-                 "metadata": {"system": {}, "custom": {}}, "via": {"channel": "api", "source": {"rel": None}},
-                 "events": events}
+        audit = self._record_audit(tid, self.bot_user_id, events, stamp, channel="api")
         return 200, {}, {"ticket": self._ticket_json(t, base), "audit": audit}
 
     def _tags(self, method, tid, *, body, **_) -> Result:
@@ -326,7 +349,9 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
         new = {"GET": t["tags"], "POST": sent, "PUT": [*t["tags"], *sent],
                "DELETE": [x for x in t["tags"] if x not in sent]}[method]
         if list(dict.fromkeys(new)) != t["tags"]:
+            change = self._change("tags", list(dict.fromkeys(new)), t["tags"])
             t["tags"], t["updated_at"] = list(dict.fromkeys(new)), self._tick().strftime(_TS)
+            self._record_audit(tid, self.bot_user_id, [change], t["updated_at"], channel="api")
         if method == "DELETE":
             return 204, {}, None
         return (201 if method == "POST" else 200), {}, {"tags": list(t["tags"])}
@@ -337,11 +362,17 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes):
         return {"id": self._next(), "body": body, "html_body": html_body or f"<p>{html.escape(body)}</p>",
                 "public": public, "author_id": author_id, "created_at": at}
 
+    def _create(self, field_name: str, value: Any) -> J:
+        return {"id": self._next(), "type": "Create", "field_name": field_name, "value": value}
+
     def _change(self, field_name: str, value: Any, previous: Any) -> J:
         return {"id": self._next(), "type": "Change", "field_name": field_name, "value": value,
                 "previous_value": previous}
 
     def _tick(self) -> datetime:
+        if self._realtime:  # whole seconds, as Zendesk stamps them: several changes may share one
+            self._clock = max(self._clock, datetime.now(UTC).replace(microsecond=0))
+            return self._clock
         self._clock += timedelta(seconds=1)
         return self._clock
 

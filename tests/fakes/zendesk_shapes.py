@@ -20,7 +20,7 @@ class ZendeskShapes:
     organizations: dict[int, J]
 
     def _ticket_json(self, t: J, base: str) -> J:
-        out = {k: copy.deepcopy(v) for k, v in t.items() if k != "comments"}
+        out = {k: copy.deepcopy(v) for k, v in t.items() if k not in ("comments", "audits")}
         return {**out, "raw_subject": t["subject"], "url": f"{base}/api/v2/tickets/{t['id']}.json"}
 
     def _user_json(self, uid: int, base: str) -> J:

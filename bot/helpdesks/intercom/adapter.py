@@ -52,6 +52,8 @@ from bot.errors import PermanentError, RetryableError
 from bot.helpdesk_settings import IntercomSettings
 from bot.helpdesks.intercom import payload as shapes
 from bot.helpdesks.intercom.client import NO_SDK_RETRIES, REGIONS, Caller, as_json, make_client
+from bot.helpdesks.intercom.history import history_from_conversation
+from bot.tracking.history import TicketHistory
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,9 @@ class IntercomHelpdesk:
             raise RetryableError(f"Intercom {what} answered with another object (id {found.get('id')!r})")
         return found
 
+    def read_history(self, ticket_id: str) -> TicketHistory:
+        return history_from_conversation(self._conversation(ticket_id), self._admin)
+
     def _history(self, ticket: Ticket, contact_id: str, limit: int) -> tuple[PastTicket, ...]:
         """The contact's other conversations, newest first. The search has no sort order, so one
         page of `limit + 1` (this conversation is in it too) is sorted here: a contact with more
@@ -143,7 +148,9 @@ class IntercomHelpdesk:
             stale = shapes.human_activity_since(conversation, since, self._admin)
             if stale:
                 return PublishResult({}, applied=False, stale=stale)
-        sent: dict[str, Any] = {"note": self._note(ticket.id, conversation, update)}
+        sent: dict[str, Any] = {}
+        if update.note:  # an update without one only tags (the overdue tag)
+            sent["note"] = self._note(ticket.id, conversation, update)
         sent["tags"] = self._tags(ticket.id, conversation, update.add_tags)
         assignment, kept = self._team(ticket, conversation, update)
         sent["assignment"] = assignment
@@ -204,7 +211,7 @@ class IntercomHelpdesk:
             return None, ()
         first_read = None if ticket.group_id is None else str(ticket.group_id)
         teammate = shapes.team_set_by_teammate(conversation, self._admin)
-        if current != first_read or teammate:
+        if (current != first_read or teammate) and not update.agent_requested:
             log.info("conversation %s: team %s kept (set by a teammate), not %s", ticket.id, current, wanted)
             return None, ("group_id",)
         request = ConversationsManageRequestBody_Assignment(

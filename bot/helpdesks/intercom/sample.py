@@ -22,6 +22,8 @@ from datetime import datetime
 from bot.domain import PublishResult, Ticket, TicketSnapshot, TicketUpdate
 from bot.errors import PermanentError
 from bot.helpdesks.intercom import payload as shapes
+from bot.helpdesks.intercom.history import history_from_conversation
+from bot.tracking.history import TicketHistory
 
 
 class SampleIntercom:
@@ -53,6 +55,10 @@ class SampleIntercom:
         with self._lock:
             return shapes.ticket_from_conversation(self._conversation(ticket_id), self.admin_id)
 
+    def read_history(self, ticket_id: str) -> TicketHistory:
+        with self._lock:
+            return history_from_conversation(self._conversation(ticket_id), self.admin_id)
+
     def publish(
         self, ticket: Ticket, update: TicketUpdate, since: datetime | None = None
     ) -> PublishResult:
@@ -61,7 +67,7 @@ class SampleIntercom:
             stale = shapes.human_activity_since(conversation, since, self.admin_id) if since else None
             if stale:
                 return PublishResult({}, applied=False, stale=stale)
-            calls: dict = {"note": self._note(conversation, update)}
+            calls: dict = {"note": self._note(conversation, update) if update.note else {"skipped": "no note"}}
             present = {name.casefold() for name in shapes.tag_names(conversation.get("tags"))}
             calls["tags"] = [t for t in dict.fromkeys(update.add_tags) if t.casefold() not in present]
             calls["assignment"], kept = self._team(ticket, conversation, update)

@@ -46,10 +46,17 @@ SIGNATURE_HEADER = "X-Hub-Signature"
 ENVELOPE_TYPE = "notification_event"
 PING = "ping"
 # The topics processed, mapped onto our event kinds; any other is acknowledged and ignored
-# (teammates' topics `conversation.admin.*`, contacts, tickets...).
+# (contacts, tickets...). Teammates' topics and ratings are activity: the tracker reads the
+# conversation again (`bot.tracking`); a note may be an agent's `#ai` command.
+# https://developers.intercom.com/docs/references/webhooks/webhook-models (topics)
 TOPICS = {
     "conversation.user.created": EventKind.CREATED,
     "conversation.user.replied": EventKind.CUSTOMER_REPLIED,
+    **{topic: EventKind.ACTIVITY for topic in (
+        "conversation.admin.replied", "conversation.admin.noted", "conversation.admin.assigned",
+        "conversation.admin.open.assigned", "conversation.admin.closed", "conversation.admin.opened",
+        "conversation.admin.snoozed", "conversation.admin.unsnoozed", "conversation.rating.added",
+    )},
 }
 _SIGNATURE = re.compile(r"sha1=([0-9a-fA-F]{40})")
 # Conversation ids are digit strings ("21321941764"). Letters, "-" and "_" are let through in
@@ -131,6 +138,9 @@ def parse(body: bytes, headers: Headers | None = None) -> TicketEvent:
     if kind == EventKind.CREATED:
         event_key: str = ONCE_PER_TICKET
         actor = _author_id(first_message(item))
+    elif kind == EventKind.ACTIVITY:  # not stored as an event: only marks the conversation
+        parts = conversation_parts(item)
+        event_key, actor = delivery_id, (_author_id(parts[-1]) if parts else None)
     else:
         event_key, actor = _reply_key(item, delivery_id)
     return TicketEvent(

@@ -46,16 +46,19 @@ from bot.domain import PublishResult, Ticket, TicketSnapshot, TicketUpdate
 from bot.errors import PermanentError, RetryableError
 from bot.helpdesk_settings import ZendeskSettings
 from bot.helpdesks.zendesk import payload as shapes
+from bot.helpdesks.zendesk.history import history_from_audits
 from bot.helpdesks.zendesk.http import (
     RateLimited,
     epoch_seconds,
     raise_for_status,
     raise_on_rate_limit,
 )
+from bot.tracking.history import TicketHistory
 
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 3
+MAX_AUDIT_PAGES = 10
 # Cursor-based incremental ticket export; 10 requests/minute (30 with High Volume):
 # https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
 EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
@@ -65,9 +68,11 @@ EXPORT_WAIT_WITHOUT_RETRY_AFTER = 60.0  # one whole rate-limit window
 class ZendeskHelpdesk:
     name = "zendesk"
 
-    def __init__(self, client: Zenpy, base_url: str, timeout: float, bot_user_id: str = ""):
+    def __init__(self, client: Zenpy, base_url: str, timeout: float, bot_user_id: str = "",
+                 draft_field_id: str = ""):
         self._client = client
         self._bot_user = bot_user_id
+        self._draft_field = draft_field_id
         self._session: requests.Session = client.tickets.session
         self._base = base_url.rstrip("/")
         self._timeout = timeout
@@ -95,7 +100,8 @@ class ZendeskHelpdesk:
             timeout=settings.timeout,
             disable_cache=True,
         )
-        return cls(client, settings.base_url, settings.timeout, settings.bot_user_id)
+        return cls(client, settings.base_url, settings.timeout, settings.bot_user_id,
+                   settings.draft_field_id)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -139,6 +145,23 @@ class ZendeskHelpdesk:
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         return shapes.ticket_from_json(self._get(f"/api/v2/tickets/{ticket_id}.json")["ticket"])
+
+    def read_history(self, ticket_id: str) -> TicketHistory:
+        """The ticket, then its audits oldest first with their authors (cursor pages of 100,
+        at most `MAX_AUDIT_PAGES`: the first 1,000 changes tell a ticket's story)."""
+        ticket = self._get(f"/api/v2/tickets/{ticket_id}.json")["ticket"]
+        audits: list[dict] = []
+        users: dict[str, dict] = {}
+        params = {"include": "users", "page[size]": "100"}
+        for _ in range(MAX_AUDIT_PAGES):
+            page = self._get(f"/api/v2/tickets/{ticket_id}/audits.json", **params)
+            audits += page.get("audits") or []
+            users.update({str(u["id"]): u for u in page.get("users") or () if u.get("id")})
+            after = (page.get("meta") or {}).get("after_cursor")
+            if not (page.get("meta") or {}).get("has_more") or not after:
+                break
+            params = {"include": "users", "page[size]": "100", "page[after]": after}
+        return history_from_audits(ticket, audits, users, self._bot_user)
 
     def _get(self, path: str, **params: str) -> dict:
         try:
@@ -223,7 +246,7 @@ class ZendeskHelpdesk:
                 stale = self._human_activity(current, since)
                 if stale:
                     return PublishResult({}, conflicts, applied=False, stale=stale)
-            payload = shapes.update_payload(current, update, keep)
+            payload = shapes.update_payload(current, update, keep, self._draft_field)
             try:
                 self._put(current.id, payload)
                 return PublishResult(payload, conflicts, tuple(sorted(keep)))

@@ -14,7 +14,8 @@ from bot.domain import Organization, PastTicket, Person, Ticket, TicketUpdate
 PRIORITY_TO_ZENDESK = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "low"}
 
 
-def update_payload(ticket: Ticket, update: TicketUpdate, keep: frozenset[str] = frozenset()) -> dict:
+def update_payload(ticket: Ticket, update: TicketUpdate, keep: frozenset[str] = frozenset(),
+                   draft_field_id: str = "") -> dict:
     """The body of `PUT /api/v2/tickets/{id}` (inside `{"ticket": ...}`).
 
     - `comment.public` is always sent: a new comment inherits the previous one's visibility
@@ -23,9 +24,15 @@ def update_payload(ticket: Ticket, update: TicketUpdate, keep: frozenset[str] = 
     - `safe_update` + `updated_stamp`: Zendesk answers 409 instead of applying if anyone
       changed the ticket since we read it.
     `keep` names fields (priority, group_id) an agent changed meanwhile: they are left out.
+    An update with no note (the overdue tag) has no comment; `draft_field_id` set: the draft
+    goes into that ticket field too.
     """
     tags = list(dict.fromkeys([*ticket.tags, *update.add_tags]))
-    payload: dict = {"comment": {"body": update.note, "public": False}, "tags": tags}
+    payload: dict = {"tags": tags}
+    if update.note:
+        payload["comment"] = {"body": update.note, "public": False}
+    if draft_field_id and update.draft:
+        payload["custom_fields"] = [{"id": int(draft_field_id), "value": update.draft}]
     if ticket.updated_at:
         payload.update(safe_update=True, updated_stamp=ticket.updated_at)
     if update.priority is not None and "priority" not in keep:

@@ -36,11 +36,21 @@ TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 
 EVENT_TYPE_PREFIX = "zen:event-type:"
-# Event-subscription types, and trigger `event` values, mapped onto our event kinds.
+# Event-subscription types, and trigger `event` values, mapped onto our event kinds. Everything
+# after creation is activity: the tracker reads the ticket's audits (`bot.tracking`), which
+# also tell a customer's reply (a re-triage) from an agent's and find `#ai` commands in notes.
+# https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
 KINDS = {
     "ticket.created": EventKind.CREATED,
     "created": EventKind.CREATED,
     "ticket_created": EventKind.CREATED,
+    **{name: EventKind.ACTIVITY for name in (
+        "ticket.comment_added", "ticket.status_changed", "ticket.priority_changed",
+        "ticket.group_assignment_changed", "ticket.agent_assignment_changed",
+        "ticket.tags_changed", "ticket.custom_field_changed", "ticket.comment_made_private",
+        # trigger bodies (README: the "AI tracking" trigger sends `"event": "updated"`)
+        "updated", "ticket_updated", "activity", "comment_added", "rated", "solved",
+    )},
 }
 
 
