@@ -203,7 +203,7 @@ def save(store: Store, ref: TicketRef, assessment: Assessment, *, now: datetime,
                          "csat_comment", "rated_at"):
                 setattr(ticket, name, getattr(outcome, name))
             ticket.checked_at, ticket.error = now, None
-            if ticket.dirty_at is not None and (dirty_seen is None or ticket.dirty_at <= dirty_seen):
+            if ticket.dirty_at is not None and dirty_seen is not None and ticket.dirty_at <= dirty_seen:
                 ticket.dirty_at = None
             pending = [r.due_at for r in reviews.values() if r.action is None and r.overdue_at is None
                        and r.due_at > now]
