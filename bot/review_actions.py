@@ -7,7 +7,7 @@ instruction in `runs.request`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.db.models import Run
 from bot.domain import TicketUpdate
@@ -100,6 +100,7 @@ def repeat_of_sent_draft(worker: Worker, run: Run) -> float | None:
 def start_review(worker: Worker, run_id: int) -> None:
     """The posted draft's review starts now; if this fails, the follow-up sweep starts it."""
     try:
-        records.start_reviews(worker.store, worker.policy.review, [run_id])
+        records.start_reviews(worker.store, worker.policy.review, [run_id],
+                              recheck=timedelta(seconds=worker.settings.track_recheck))
     except Exception:  # the run is done; the sweep's `start_reviews` catches up
         log.warning("run %s: review not started now (the sweep will)", run_id, exc_info=True)

@@ -12,7 +12,6 @@ import yaml
 from bot.decisions import Sentiment, Triage
 from bot.domain import CATEGORIES, CustomerContext, Ticket
 from bot.errors import SettingsError
-from bot.review_policy import ReviewPolicy
 from bot.policy import (
     DEFAULT_ESCALATIONS,
     Escalation,
@@ -23,6 +22,7 @@ from bot.policy import (
     load_policy,
     parse_policy,
 )
+from bot.review_policy import ReviewPolicy
 from bot.rules import apply_rules
 
 POLICY_FILE = Path(__file__).resolve().parent.parent / "config" / "policy.yaml"

@@ -215,3 +215,20 @@ def test_a_draft_nobody_acts_on_is_tagged_overdue_once(fake, worker):
     assert again.overdue == [] and len(fake.puts(TICKET)) == puts  # tagged once
     (review,) = reviews(worker.store)
     assert review.overdue_at is not None and review.action is None
+
+
+def test_without_the_bot_user_setting_the_bots_own_changes_are_never_an_agents(fake, store):
+    settings = Settings.from_env({k: v for k, v in ENV.items() if k != "ZENDESK_BOT_USER_ID"})
+    worker = Worker(helpdesks={"zendesk": ZendeskHelpdesk.from_settings(settings.zendesk)},
+                    llm=make_llm("offline", offline_config=settings.offline_config), store=store,
+                    policy=load_policy(settings.policy_file), prompts=load_prompts(settings.prompts_dir),
+                    settings=settings)
+    drafted(worker)
+    fake.agent_edit(TICKET, comment="#ai escalate", public=False, author_id=AGENT)
+    (run_id,), _ = follow(worker)
+    assert process_run(run_id, worker) == RunStatus.SUCCEEDED  # the bot moves it to group 101
+    follow(worker)
+    (review,) = reviews(worker.store)
+    # Learnt from GET /api/v2/users/me: the bot's group change is not an agent's override.
+    assert review.action == ReviewAction.ESCALATE and not review.group_overridden
+    assert fake.count("GET", "/api/v2/users/me") == 1

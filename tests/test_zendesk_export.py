@@ -14,7 +14,7 @@ import pytest
 
 from bot.errors import PermanentError, RetryableError
 from bot.helpdesks.zendesk import payload as shapes
-from bot.helpdesks.zendesk.adapter import RateLimited
+from bot.helpdesks.zendesk.http import RateLimited
 from tests.fakes.openapi_validation import validate_zendesk_request
 from tests.fakes.zendesk_api import FakeZendesk
 from tests.fakes.zendesk_export import export_cursor, validate_request

@@ -16,7 +16,8 @@ from zenpy import Zenpy
 from bot.domain import Ticket
 from bot.errors import BotError, PermanentError, RetryableError, SettingsError
 from bot.helpdesks.zendesk import adapter as zendesk_module
-from bot.helpdesks.zendesk.adapter import RateLimited, ZendeskHelpdesk
+from bot.helpdesks.zendesk.adapter import ZendeskHelpdesk
+from bot.helpdesks.zendesk.http import RateLimited
 
 pytest.register_assert_rewrite("tests.zendesk_adapter_support")  # its asserts report like a test's
 

@@ -11,7 +11,8 @@ import pytest
 
 from bot.domain import TicketUpdate
 from bot.errors import BotError, RetryableError
-from bot.helpdesks.zendesk.adapter import MAX_CONFLICT_RETRIES, RateLimited
+from bot.helpdesks.zendesk.adapter import MAX_CONFLICT_RETRIES
+from bot.helpdesks.zendesk.http import RateLimited
 from tests.fakes.zendesk_api import CONFLICT
 
 pytest.register_assert_rewrite("tests.zendesk_adapter_support")  # its asserts report like a test's

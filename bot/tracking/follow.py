@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.pipeline import Worker
 from bot.tracking import records
@@ -28,7 +29,9 @@ class FollowReport:
 
 def follow_up_sweep(worker: Worker, track: Callable[[str, str], None]) -> FollowReport:
     report = FollowReport()
-    report.reviews_started = records.start_reviews(worker.store, worker.policy.review, limit=BATCH)
+    report.reviews_started = records.start_reviews(
+        worker.store, worker.policy.review, limit=BATCH,
+        recheck=timedelta(seconds=worker.settings.track_recheck))
     for ref in records.due(worker.store, worker.clock(), limit=BATCH):
         track(ref.helpdesk, ref.ticket_id)
         report.reads_asked.append(f"{ref.helpdesk}:{ref.ticket_id}")

@@ -30,9 +30,10 @@ class TicketRef:
 
 
 def start_reviews(store: Store, policy: ReviewPolicy, run_ids: Sequence[int] | None = None,
-                  limit: int = 200) -> list[int]:
+                  limit: int = 200, recheck: timedelta = timedelta(minutes=30)) -> list[int]:
     """Make the reviews of succeeded runs that posted a draft and have none yet (of `run_ids`,
-    or any); returns the run ids reviewed now. Their tickets are followed from now on."""
+    or any); returns the run ids reviewed now. Their tickets are followed from now on: first
+    read at the review's SLA or after `recheck` (TRACK_RECHECK), whichever comes first."""
     made: list[int] = []
     with store.session() as session:
         query = (
@@ -49,7 +50,7 @@ def start_reviews(store: Store, policy: ReviewPolicy, run_ids: Sequence[int] | N
         for run in session.scalars(query).all():
             try:
                 with session.begin_nested():
-                    _start_review(session, run, policy)
+                    _start_review(session, run, policy, recheck)
                     session.flush()
             except IntegrityError:  # another process made it meanwhile
                 continue
@@ -58,11 +59,12 @@ def start_reviews(store: Store, policy: ReviewPolicy, run_ids: Sequence[int] | N
     return made
 
 
-def _start_review(session: Session, run: Run, policy: ReviewPolicy) -> None:
+def _start_review(session: Session, run: Run, policy: ReviewPolicy, recheck: timedelta) -> None:
     rules = run.rules or {}
     priority = rules.get("priority")
     drafted = run.finished_at or utcnow()
     due = drafted + policy.review_time(priority if isinstance(priority, int) else None)
+    first_read = min(due, drafted + recheck)
     session.add(Review(
         run_id=run.id,
         helpdesk=run.helpdesk,
@@ -93,11 +95,11 @@ def _start_review(session: Session, run: Run, policy: ReviewPolicy) -> None:
         session.add(TrackedTicket(
             helpdesk=run.helpdesk, ticket_id=run.ticket_id, first_run_id=run.id,
             arrived_at=run.created_at, reopened=0, reassigned=False, escalated_later=False,
-            check_after=due,
+            check_after=first_read,
         ))
     else:
         tracked.closed_at = None  # a new draft: followed again
-        tracked.check_after = min(tracked.check_after, due)
+        tracked.check_after = min(tracked.check_after, first_read)
 
 
 class Marked(StrEnum):

@@ -46,10 +46,9 @@ from bot.domain import PublishResult, Ticket, TicketSnapshot, TicketUpdate
 from bot.errors import PermanentError, RetryableError
 from bot.helpdesk_settings import ZendeskSettings
 from bot.helpdesks.zendesk import payload as shapes
+from bot.helpdesks.zendesk.export import export_tickets
 from bot.helpdesks.zendesk.history import history_from_audits
 from bot.helpdesks.zendesk.http import (
-    RateLimited,
-    epoch_seconds,
     raise_for_status,
     raise_on_rate_limit,
 )
@@ -59,10 +58,6 @@ log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 3
 MAX_AUDIT_PAGES = 10
-# Cursor-based incremental ticket export; 10 requests/minute (30 with High Volume):
-# https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
-EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
-EXPORT_WAIT_WITHOUT_RETRY_AFTER = 60.0  # one whole rate-limit window
 
 
 class ZendeskHelpdesk:
@@ -161,7 +156,14 @@ class ZendeskHelpdesk:
             if not (page.get("meta") or {}).get("has_more") or not after:
                 break
             params = {"include": "users", "page[size]": "100", "page[after]": after}
-        return history_from_audits(ticket, audits, users, self._bot_user)
+        return history_from_audits(ticket, audits, users, self._own_user())
+
+    def _own_user(self) -> str:
+        """The bot's user id (ZENDESK_BOT_USER_ID, or `GET /api/v2/users/me` once): its own
+        notes and changes must never count as an agent's review or override."""
+        if not self._bot_user:
+            self._bot_user = str(self._get("/api/v2/users/me.json")["user"]["id"])
+        return self._bot_user
 
     def _get(self, path: str, **params: str) -> dict:
         try:
@@ -180,43 +182,8 @@ class ZendeskHelpdesk:
 
     def export_tickets(self, since: datetime, *, sleep: Callable[[float], None] = time.sleep,
                        max_waits: int = 20) -> Iterator[Ticket]:
-        """Every ticket created *or changed* since `since`, deleted ones skipped, yielded page by
-        page as pages arrive (a ticket created earlier but updated since is included).
-
-        `GET .../incremental/tickets/cursor.json?start_time=<epoch seconds>`, then
-        `?cursor=<after_cursor>` alone ("You don't need a start time for the next page"), until
-        `end_of_stream` is true; the last page still carries an `after_cursor` (for a later
-        export), so `end_of_stream` is what stops. Admins only. Changes of the last minute are
-        left out by Zendesk.
-        https://developer.zendesk.com/documentation/ticketing/managing-tickets/using-the-incremental-export-api
-        On 429, Zendesk recommends waiting `Retry-After` seconds (incremental_exports page,
-        "Rate limits"): this waits with `sleep` (60 s without the header) and asks for the same
-        page again, `max_waits` times per export at most; the next 429 raises `RateLimited`.
-        Other failures raise as `_get` maps them (RetryableError / PermanentError).
-        """
-        params = {"start_time": str(epoch_seconds(since))}
-        waits = 0
-        while True:
-            try:
-                page = self._get(EXPORT_PATH, **params)
-            except RateLimited as exc:
-                waits += 1
-                if waits > max_waits:
-                    raise
-                delay = EXPORT_WAIT_WITHOUT_RETRY_AFTER if exc.retry_after is None else exc.retry_after
-                log.info("ticket export rate limited (429): waiting %.0f s (%d/%d)", delay, waits, max_waits)
-                sleep(delay)
-                continue
-            for item in page.get("tickets") or ():
-                ticket = shapes.export_ticket_from_json(item)
-                if ticket is not None:
-                    yield ticket
-            if page.get("end_of_stream") is True:
-                return
-            cursor = page.get("after_cursor")
-            if not cursor:
-                raise RetryableError("Zendesk ticket export: end_of_stream is false but no after_cursor")
-            params = {"cursor": cursor}
+        """Every ticket created or changed since `since` (`export.export_tickets`)."""
+        return export_tickets(self._get, since, sleep=sleep, max_waits=max_waits)
 
     # -- the write ----------------------------------------------------------------------
 
