@@ -90,7 +90,8 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
     started = time.monotonic()
     helpdesk = adapter_for(worker.helpdesks, run.helpdesk)
     budget.check("reading the ticket")
-    snapshot = helpdesk.fetch(run.ticket_id, history_limit=HISTORY_PAGE)
+    # A later run reads the conversation so far: the customer wrote again, or an agent asked.
+    snapshot = helpdesk.fetch(run.ticket_id, history_limit=HISTORY_PAGE, conversation=not first)
     if first and BotTag.TRIAGED in snapshot.ticket.tags:
         # Processed already (by an earlier attempt that died before recording it, or another
         # deployment): never a second note on the same ticket.

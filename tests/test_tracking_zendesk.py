@@ -196,9 +196,18 @@ def test_a_new_question_after_a_sent_draft_is_triaged_and_drafted_again(fake, wo
     fake.agent_edit(TICKET, comment="Thanks, that worked! Separate thing: please send me last "
                                     "month's invoice as a PDF.", public=True, author_id=CUSTOMER)
     (reply_run,), _ = follow(worker)
+    seen: list[str] = []
+    triage = worker.llm.triage
+    worker.llm.triage = lambda request: seen.append(request.ticket.description) or triage(request)
     assert process_run(reply_run, worker) == RunStatus.SUCCEEDED
     assert "ai_escalation_repeat_question" not in fake.ticket(TICKET)["tags"]
     assert len(reviews(worker.store)) == 2
+    # The re-triage read the conversation so far: both of the customer's messages and the
+    # agent's reply, each headed by who wrote it; not the bot's note.
+    (conversation,) = seen
+    assert conversation.startswith("Customer (") and "\n\nAgent (" in conversation
+    assert "password reset email never arrives" in conversation and "invoice as a PDF" in conversation
+    assert "AI triage" not in conversation
 
 
 def test_a_draft_nobody_acts_on_is_tagged_overdue_once(fake, worker):

@@ -28,9 +28,10 @@ class SignatureError(Exception):
 class Helpdesk(Protocol):
     name: str
 
-    def fetch(self, ticket_id: str, history_limit: int) -> TicketSnapshot:
-        """The ticket (with the conversation so far), its requester and organization, and the
-        requester's recent tickets."""
+    def fetch(self, ticket_id: str, history_limit: int, conversation: bool = False) -> TicketSnapshot:
+        """The ticket, its requester and organization, and the requester's recent tickets.
+        `conversation`: the description is the conversation so far, every public message
+        (a later run: the customer wrote again), not only the first."""
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         """Only the ticket: for a failure note, when the full read is not needed."""

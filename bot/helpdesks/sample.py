@@ -45,7 +45,7 @@ class SampleHelpdesk:
     def from_file(cls, path: str | Path) -> SampleHelpdesk:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
-    def fetch(self, ticket_id: str, history_limit: int) -> TicketSnapshot:
+    def fetch(self, ticket_id: str, history_limit: int, conversation: bool = False) -> TicketSnapshot:
         ticket = self.fetch_ticket(ticket_id)
         requester = self._users.get(ticket.requester_id or "")
         org_id = ticket.organization_id or (requester or {}).get("organization_id")

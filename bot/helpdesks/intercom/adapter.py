@@ -84,7 +84,8 @@ class IntercomHelpdesk:
 
     # -- reads --------------------------------------------------------------------------
 
-    def fetch(self, ticket_id: str, history_limit: int) -> TicketSnapshot:
+    def fetch(self, ticket_id: str, history_limit: int, conversation: bool = False) -> TicketSnapshot:
+        # A conversation's description is always the conversation so far (`payload.py`).
         ticket = shapes.ticket_from_conversation(self._conversation(ticket_id), self._admin)
         requester: Person | None = None
         history: tuple[PastTicket, ...] = ()

@@ -37,7 +37,7 @@ class SampleIntercom:
         self._lock = threading.Lock()  # a worker's thread pool may run two runs at once
         self.published: list[dict] = []
 
-    def fetch(self, ticket_id: str, history_limit: int) -> TicketSnapshot:
+    def fetch(self, ticket_id: str, history_limit: int, conversation: bool = False) -> TicketSnapshot:
         ticket = self.fetch_ticket(ticket_id)
         contact = self._contacts.get(ticket.requester_id or "")
         # Only the file's `intercom_history`: the other demo conversations are processed at the

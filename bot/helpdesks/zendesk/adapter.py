@@ -32,6 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -100,9 +101,13 @@ class ZendeskHelpdesk:
 
     # -- reads --------------------------------------------------------------------------
 
-    def fetch(self, ticket_id: str, history_limit: int) -> TicketSnapshot:
+    def fetch(self, ticket_id: str, history_limit: int, conversation: bool = False) -> TicketSnapshot:
         data = self._get(f"/api/v2/tickets/{ticket_id}.json", include="users,organizations")
         ticket = shapes.ticket_from_json(data["ticket"])
+        if conversation:  # one more read: the public comments, oldest first
+            page = self._get(f"/api/v2/tickets/{ticket_id}/comments.json", per_page="100")
+            ticket = replace(ticket, description=shapes.conversation_text(
+                page.get("comments") or (), ticket.requester_id, self._bot_user) or ticket.description)
         users = {str(u["id"]): u for u in data.get("users") or ()}
         orgs = {str(o["id"]): o for o in data.get("organizations") or ()}
         requester = (

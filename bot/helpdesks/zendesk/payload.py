@@ -6,6 +6,7 @@ https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bot.domain import Organization, PastTicket, Person, Ticket, TicketUpdate
@@ -125,3 +126,19 @@ def past_ticket_from_json(data: dict) -> PastTicket:
         created_at=parse_time(data.get("created_at")) or datetime.min.replace(tzinfo=UTC),
         tags=tuple(data.get("tags") or ()),
     )
+
+
+def conversation_text(comments: Iterable[dict], requester_id: str | None, bot_user_id: str) -> str:
+    """The public comments, oldest first, as the triage model reads a conversation: each headed
+    by who wrote it and when, "Customer (2026-12-05 10:02):" or "Agent (...):", as Intercom's
+    (`bot.helpdesks.intercom.payload`). Internal notes and the bot's own comments are left out."""
+    blocks = []
+    for comment in comments:
+        author = str(comment.get("author_id") or "")
+        text = (comment.get("plain_body") or comment.get("body") or "").strip()
+        if not comment.get("public") or not text or (bot_user_id and author == bot_user_id):
+            continue
+        at = parse_time(comment.get("created_at"))
+        label = "Customer" if author == (requester_id or "") else "Agent"
+        blocks.append(f"{label}{f' ({at:%Y-%m-%d %H:%M})' if at else ''}:\n{text}")
+    return "\n\n".join(blocks)
