@@ -119,5 +119,12 @@ def _register_triage() -> None:
     register(main, _settings)
 
 
+def _register_report() -> None:
+    from bot.tracking.cli import register
+
+    register(main, _settings)
+
+
 _register_kb()
 _register_triage()
+_register_report()
