@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -10,6 +9,7 @@ from flask import Flask, jsonify
 
 from bot.db import make_engine
 from bot.helpdesks import WebhookReceiver, make_receivers
+from bot.logs import configure_logging
 from bot.policy import load_policy
 from bot.prompts import load_prompts
 from bot.queue import Enqueuer, make_celery
@@ -31,9 +31,7 @@ class WebServices:
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_format, settings.log_level)
     # Refuse a bad policy or prompt file at start-up, like every other process does.
     load_policy(settings.policy_file)
     load_prompts(settings.prompts_dir)
@@ -51,6 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from bot.webhooks import blueprint
 
     app.register_blueprint(blueprint)
+    from bot.prometheus import install
+
+    install(app, app.extensions["bot"].store)
 
     @app.get("/healthz")
     def healthz():

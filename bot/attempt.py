@@ -57,7 +57,8 @@ def attempt(run_id: int, worker: Worker) -> Outcome:
             raise
         # Nothing could be recorded. If the run was claimed, it keeps its lease; when that ends,
         # this retry (or the sweep, if the message is lost) takes it again.
-        log.warning("run %s: database unreachable (%s); trying again", run_id, type(exc).__name__)
+        log.warning("run %s: database unreachable (%s); trying again", run_id, type(exc).__name__,
+                    extra={"event": "run.store_unavailable", "run_id": run_id})
         return Outcome(Idle.STORE_UNAVAILABLE, retry_in=_jitter(STORE_RETRY_SECONDS))
 
 
@@ -89,7 +90,10 @@ def _run(claim: Claim, worker: Worker, now: datetime) -> Outcome:
         # Near the run's deadline: hold it no longer than this attempt may work.
         worker.store.hold_until(run.id, claim.token, lease_end)
     try:
-        return Outcome(process_claimed(claim, worker, Budget(deadline, worker.clock)))
+        status = process_claimed(claim, worker, Budget(deadline, worker.clock))
+        log.info("run %s: %s", run.id, status, extra={"event": f"run.{status}", "run_id": run.id,
+                                                      "helpdesk": run.helpdesk, "ticket_id": run.ticket_id})
+        return Outcome(status)
     except Superseded as exc:
         log.warning("%s: stopping without writing", exc)
         return Outcome(Idle.SUPERSEDED)
@@ -100,7 +104,8 @@ def _run(claim: Claim, worker: Worker, now: datetime) -> Outcome:
     except Exception as exc:
         if is_store_unavailable(exc):
             raise
-        log.exception("run %s: unexpected error", run.id)  # a bug: fail visibly, never hang
+        # A bug: fail visibly, never hang.
+        log.exception("run %s: unexpected error", run.id, extra={"event": "run.error", "run_id": run.id})
         return _give_up(claim, worker, f"internal error: {type(exc).__name__}: {exc}")
 
 
@@ -118,7 +123,8 @@ def _retry_or_give_up(
     if not worker.store.schedule_retry(claim.run.id, attempts, str(exc), due):
         log.warning("run %s: attempt %s lost its lease; not retrying it", claim.run.id, attempts)
         return Outcome(Idle.SUPERSEDED)
-    log.warning("run %s: %s; retrying in %.1f s", claim.run.id, exc, delay)
+    log.warning("run %s: %s; retrying in %.1f s", claim.run.id, exc, delay,
+                extra={"event": "run.retrying", "run_id": claim.run.id})
     # Waits longer than a lease are left to the sweep, which rings for runs past due: the
     # broker then never holds a message longer than the visibility timeout allows.
     return Outcome(RunStatus.RETRYING, retry_in=delay if delay <= settings.lease_seconds else None)
@@ -130,6 +136,9 @@ def _give_up(claim: Claim, worker: Worker, what_failed: str) -> Outcome:
     if not worker.store.fail(claim.run.id, what_failed, token=claim.token):
         log.warning("run %s: lost its lease before it could be failed", claim.run.id)
         return Outcome(Idle.SUPERSEDED)
+    log.error("run %s failed: %s", claim.run.id, what_failed,
+              extra={"event": "run.failed", "run_id": claim.run.id, "helpdesk": claim.run.helpdesk,
+                     "ticket_id": claim.run.ticket_id})
     post_failure_note(claim.run.id, worker)
     return Outcome(RunStatus.FAILED)
 

@@ -17,6 +17,7 @@ from bot.checks import broker_url_problem, database_url_problem
 from bot.env_reader import EnvReader
 from bot.errors import SettingsError
 from bot.helpdesk_settings import IntercomSettings, ZendeskSettings, helpdesk_problems
+from bot.logs import LOG_FORMATS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -81,6 +82,7 @@ class Settings:
     # how late a missed webhook can make tracking, at most.
     track_recheck: float = 1800.0
     log_level: str = "INFO"
+    log_format: str = "text"  # "json": one JSON object per line, with stable event names (bot.logs)
     web_host: str = "0.0.0.0"  # `python -m bot serve`: where the web process listens
     port: int = 8000
     web_threads: int = 8  # requests handled at once (complete requests only: see bot.serve)
@@ -190,6 +192,7 @@ class Settings:
             log_level=reader.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), defaults.log_level
             ),
+            log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
             web_host=reader.text("WEB_HOST") or defaults.web_host,
             port=int(reader.number("PORT", defaults.port)),
             web_threads=int(reader.number("WEB_THREADS", defaults.web_threads)),

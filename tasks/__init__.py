@@ -46,6 +46,17 @@ _worker = None
 _worker_lock = threading.Lock()  # the threads pool may start several tasks at once
 
 
+@signals.setup_logging.connect
+def _logging(**_kwargs) -> None:
+    """The worker and beat log like the web process (LOG_FORMAT, LOG_LEVEL): connecting this
+    signal keeps Celery from configuring logging its own way.
+    https://docs.celeryq.dev/en/stable/userguide/signals.html#setup-logging"""
+    from bot.logs import configure_logging
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_format, settings.log_level)
+
+
 @signals.worker_init.connect
 def _check_configuration(**_kwargs) -> None:
     """Fail at start-up, not at the first ticket, on bad settings, policy or prompts."""

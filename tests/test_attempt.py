@@ -35,7 +35,7 @@ class FlakyHelpdesk(SampleHelpdesk):
         super().__init__(data)
         self.error = error
 
-    def fetch(self, ticket_id, history_limit):
+    def fetch(self, ticket_id, history_limit, conversation=False):
         raise self.error
 
 
@@ -172,7 +172,7 @@ def test_an_attempt_stops_at_its_time_limit_and_the_next_goes_on(make_worker):
     worker.clock = lambda: start + timedelta(seconds=elapsed[0])
 
     class SlowHelpdesk(SampleHelpdesk):
-        def fetch(self, ticket_id, history_limit):
+        def fetch(self, ticket_id, history_limit, conversation=False):
             elapsed[0] += 200  # the read took longer than TASK_TIME_LIMIT (120 s)
             return super().fetch(ticket_id, history_limit)
 

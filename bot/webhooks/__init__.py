@@ -52,14 +52,14 @@ def webhook(name: str):
     try:
         receiver.verify(request.headers, body, datetime.now(UTC))
     except SignatureError as exc:
-        log.warning("%s webhook refused: %s", name, exc)
+        log.warning("%s webhook refused: %s", name, exc, extra={"event": "webhook.refused", "helpdesk": name})
         return jsonify(error="invalid or missing webhook signature"), 401
     try:
         event = receiver.parse(body, request.headers)
     except InvalidPayload as exc:
         return jsonify(error=str(exc)), 400
     except IgnoredEvent as exc:
-        log.info("%s webhook ignored: %s", name, exc)
+        log.info("%s webhook ignored: %s", name, exc, extra={"event": "webhook.ignored", "helpdesk": name})
         return jsonify(status="ignored", reason=str(exc)), 200
     return accept(event)
 
@@ -72,7 +72,8 @@ def accept(event: TicketEvent):
         return _follow(event)
     route = route_for(event.helpdesk, event.kind)
     if route is None:
-        log.info("%s webhook ignored: %s events are not processed", event.helpdesk, event.kind)
+        log.info("%s webhook ignored: %s events are not processed", event.helpdesk, event.kind,
+                 extra={"event": "webhook.ignored", "helpdesk": event.helpdesk})
         return jsonify(status="ignored", reason=f"{event.kind} events are not processed"), 200
     services = current_app.extensions["bot"]
     store, enqueuer, settings = services.store, services.enqueuer, services.settings
@@ -81,21 +82,23 @@ def accept(event: TicketEvent):
     try:
         acceptance = store.accept(event, merge=route.merges, delay=delay)
     except Exception:
-        log.exception("store unavailable while accepting %s", what)
+        log.exception("store unavailable while accepting %s", what, extra={"event": "webhook.unavailable"})
         return _unavailable("temporarily unavailable, retry later")
     if acceptance.duplicate:
-        log.info("%s webhook duplicate for %s: %s", event.helpdesk, what, acceptance.reason)
+        log.info("%s webhook duplicate for %s: %s", event.helpdesk, what, acceptance.reason,
+                 extra={"event": "webhook.duplicate", "helpdesk": event.helpdesk, "ticket_id": event.ticket_id})
         return jsonify(status="duplicate", reason=acceptance.reason), 200
     assert acceptance.run_id is not None
     if acceptance.outcome is Accepted.MERGED:
-        log.info("%s: event %s joined waiting run %s", what, event.event_key, acceptance.run_id)
+        log.info("%s: event %s joined waiting run %s", what, event.event_key, acceptance.run_id,
+                 extra={"event": "webhook.merged", "run_id": acceptance.run_id})
         return jsonify(status="merged", run_id=acceptance.run_id), 202
     try:
         enqueuer.process_ticket(
             acceptance.run_id, countdown=delay if acceptance.outcome is Accepted.NEW else 0.0
         )
     except RetryableError as exc:
-        log.error("enqueue failed for %s: %s", what, exc)
+        log.error("enqueue failed for %s: %s", what, exc, extra={"event": "webhook.unavailable"})
         if acceptance.outcome is Accepted.NEW:
             try:
                 store.forget(event, acceptance.run_id)
@@ -103,8 +106,12 @@ def accept(event: TicketEvent):
                 log.exception("could not forget run %s after a failed enqueue", acceptance.run_id)
         return _unavailable("queue unavailable, retry later")
     if acceptance.outcome is Accepted.REQUEUED:
-        log.warning("%s: a redelivery found run %s stuck; re-enqueued it", what, acceptance.run_id)
+        log.warning("%s: a redelivery found run %s stuck; re-enqueued it", what, acceptance.run_id,
+                    extra={"event": "webhook.requeued", "run_id": acceptance.run_id})
     status = "requeued" if acceptance.outcome is Accepted.REQUEUED else "accepted"
+    log.info("%s: %s, run %s", what, status, acceptance.run_id,
+             extra={"event": "webhook.accepted", "helpdesk": event.helpdesk, "ticket_id": event.ticket_id,
+                    "run_id": acceptance.run_id})
     return jsonify(status=status, run_id=acceptance.run_id), 202
 
 
@@ -118,7 +125,7 @@ def _follow(event: TicketEvent):
     try:
         marked = records.mark_dirty(services.store, event.helpdesk, event.ticket_id)
     except Exception:
-        log.exception("store unavailable while marking %s", what)
+        log.exception("store unavailable while marking %s", what, extra={"event": "webhook.unavailable"})
         return _unavailable("temporarily unavailable, retry later")
     if marked is records.Marked.NOT_FOLLOWED:
         return jsonify(status="ignored", reason=marked.value), 200
@@ -126,7 +133,7 @@ def _follow(event: TicketEvent):
         try:
             services.enqueuer.track_ticket(event.helpdesk, event.ticket_id)
         except RetryableError as exc:
-            log.error("enqueue failed for %s: %s", what, exc)
+            log.error("enqueue failed for %s: %s", what, exc, extra={"event": "webhook.unavailable"})
             return _unavailable("queue unavailable, retry later")
     return jsonify(status="tracking", reason=marked.value), 202
 
