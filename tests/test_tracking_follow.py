@@ -104,3 +104,25 @@ def test_saving_keeps_a_mark_made_during_the_read_and_stops_following_old_ticket
     assert records.due(store, later + timedelta(days=1)) == []
     assert records.mark_dirty(store, "zendesk", "7001", later) is records.Marked.MARKED  # a late rating
     assert records.due(store, later + timedelta(seconds=1)) == [ref]
+
+
+def test_the_follow_up_sweep_makes_missing_reviews_and_asks_for_due_reads(store):
+    from types import SimpleNamespace
+
+    from bot.policy import load_policy
+    from bot.settings import Settings
+    from bot.tracking.follow import follow_up_sweep
+
+    settings = Settings.from_env({"HELPDESK": "sample", "ZENDESK_WEBHOOK_SECRET": "s", "TRACK_RECHECK": "60"})
+    now = utcnow()
+    clock = {"now": now}
+    worker = SimpleNamespace(store=store, policy=load_policy(settings.policy_file), settings=settings,
+                             clock=lambda: clock["now"])
+    run_id = add_run(store)  # its worker died before making the review
+    asked: list[tuple[str, str]] = []
+    report = follow_up_sweep(worker, track=lambda h, t: asked.append((h, t)))
+    assert report.as_dict() == {"reviews_started": [run_id], "reads_asked": []}  # not due yet
+    clock["now"] = now + timedelta(seconds=61)  # TRACK_RECHECK (60 s) before the 5-minute SLA
+    report = follow_up_sweep(worker, track=lambda h, t: asked.append((h, t)))
+    assert report.as_dict() == {"reviews_started": [], "reads_asked": ["zendesk:7001"]}
+    assert asked == [("zendesk", "7001")]

@@ -241,3 +241,18 @@ def test_without_the_bot_user_setting_the_bots_own_changes_are_never_an_agents(f
     # Learnt from GET /api/v2/users/me: the bot's group change is not an agent's override.
     assert review.action == ReviewAction.ESCALATE and not review.group_overridden
     assert fake.count("GET", "/api/v2/users/me") == 1
+
+
+def test_an_overdue_tag_zendesk_refuses_is_tried_again_soon(fake, worker):
+    drafted(worker)
+    later = utcnow() + timedelta(minutes=31)
+    late_worker = Worker(**{**worker.__dict__, "clock": lambda: later})
+    fake.fail_next("PUT", rf"/api/v2/tickets/{TICKET}", 503, headers={"Retry-After": "5"})
+    result = track(late_worker, "zendesk", str(TICKET), enqueue=lambda run_id, delay: None)
+    assert result.outcome == "read; action failed" and result.overdue == []
+    row = ticket_row(worker.store)
+    assert row.error and row.check_after == later + timedelta(minutes=5)  # not TRACK_RECHECK
+    (review,) = reviews(worker.store)
+    assert review.overdue_at is None and review.checked_at is not None  # what was read is kept
+    _, again = follow(Worker(**{**worker.__dict__, "clock": lambda: later + timedelta(minutes=5)}))
+    assert again.overdue == [review.run_id] and BotTag.REVIEW_OVERDUE in fake.ticket(TICKET)["tags"]

@@ -75,6 +75,22 @@ def track(worker: Worker, helpdesk: str, ticket_id: str, enqueue: Enqueue) -> Tr
                  recheck=timedelta(seconds=worker.settings.track_recheck),
                  follow_for=timedelta(days=policy.review.follow_days))
     result = Tracked("read", assessment=assessment)
+    try:
+        _act(worker, ref, history.status, pairs, assessment, now, enqueue, result)
+    except (RetryableError, PermanentError) as exc:
+        # What was read is stored; what could not be done is done at the next read, soon.
+        log.warning("%s ticket %s: %s", helpdesk, ticket_id, exc,
+                    extra={"event": "track.action_failed", "helpdesk": helpdesk, "ticket_id": ticket_id})
+        records.failed(store, ref, str(exc), now, FAILED_READ_RETRY)
+        result.outcome = "read; action failed"
+    return result
+
+
+def _act(worker: Worker, ref: records.TicketRef, status: str, pairs: Sequence[tuple[Review, Run]],
+         assessment: Assessment, now: datetime, enqueue: Enqueue, result: Tracked) -> None:
+    """Start the runs the history calls for (each accepted once, whatever reads find it
+    again), then tag the reviews past their SLA."""
+    store, helpdesk, ticket_id = worker.store, ref.helpdesk, ref.ticket_id
     for follow_up in assessment.follow_ups:
         event = TicketEvent(helpdesk=helpdesk, kind=follow_up.kind, ticket_id=ticket_id,
                             event_key=follow_up.key, actor_id=follow_up.by,
@@ -83,13 +99,15 @@ def track(worker: Worker, helpdesk: str, ticket_id: str, enqueue: Enqueue) -> Tr
         delay = worker.settings.reply_merge_window if merge else 0.0
         acceptance = store.accept(event, merge=merge, delay=delay)
         if acceptance.outcome in (Accepted.NEW, Accepted.REQUEUED) and acceptance.run_id is not None:
-            enqueue(acceptance.run_id, delay)
             result.started.append(acceptance.run_id)
+            try:
+                enqueue(acceptance.run_id, delay)
+            except RetryableError as exc:  # stored: the recovery sweep enqueues it (RECOVERY_AFTER)
+                log.warning("run %s not enqueued: %s", acceptance.run_id, exc)
             log.info("%s ticket %s: %s %s -> run %s", helpdesk, ticket_id, follow_up.kind, follow_up.key,
                      acceptance.run_id, extra={"event": "track.follow_up", "run_id": acceptance.run_id})
-    if history.status not in STATUSES_DONE:
+    if status not in STATUSES_DONE:
         result.overdue = _tag_overdue(worker, helpdesk, ticket_id, pairs, assessment, now)
-    return result
 
 
 def _tag_overdue(worker: Worker, helpdesk: str, ticket_id: str, pairs: Sequence[tuple[Review, Run]],
