@@ -256,3 +256,16 @@ def test_an_overdue_tag_zendesk_refuses_is_tried_again_soon(fake, worker):
     assert review.overdue_at is None and review.checked_at is not None  # what was read is kept
     _, again = follow(Worker(**{**worker.__dict__, "clock": lambda: later + timedelta(minutes=5)}))
     assert again.overdue == [review.run_id] and BotTag.REVIEW_OVERDUE in fake.ticket(TICKET)["tags"]
+
+
+def test_an_overdue_review_goes_to_the_group_the_policy_names(fake, worker):
+    from dataclasses import replace
+
+    drafted(worker)
+    policy = replace(worker.policy, review=replace(worker.policy.review, overdue_group="supervisor"))
+    later = utcnow() + timedelta(minutes=31)
+    _, result = follow(Worker(**{**worker.__dict__, "policy": policy, "clock": lambda: later}))
+    assert result.overdue and fake.ticket(TICKET)["group_id"] == 101
+    assert BotTag.REVIEW_OVERDUE in fake.ticket(TICKET)["tags"]
+    # Only a tag and a group: no note is posted for it.
+    assert sum(1 for c in fake.ticket(TICKET)["comments"] if not c["public"]) == 1
