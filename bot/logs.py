@@ -30,7 +30,8 @@ class JsonFormatter(logging.Formatter):
             "event": getattr(record, "event", None) or "log",
             "message": record.getMessage(),
         }
-        line.update({k: v for k, v in vars(record).items() if k not in _STANDARD and k != "event"})
+        # A record's own fields never replace the line's core keys.
+        line.update({k: v for k, v in vars(record).items() if k not in _STANDARD and k not in line})
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         elif record.exc_text:

@@ -4,10 +4,12 @@ Two kinds of figures, because the web and worker processes are separate:
 - The web tier's own, counted in the web process: webhooks by helpdesk and result, and how
   long answering them took.
 - Everything the workers and the tracker do, read from the store at scrape time (the store is
-  the source of truth, and it survives restarts): runs by status, decisions, LLM tokens and
-  cost, run latency, review actions, overdue reviews, CSAT. They are totals since the store
-  began, so Prometheus' `rate()` and `increase()` work on them as on any counter.
-If the store cannot be read, the endpoint still answers, with `bot_store_up 0`.
+  the source of truth, and it survives restarts). Counters only for what never goes down: runs
+  that ended, by how; decisions, tokens and cost of ended runs; review actions taken. What is
+  in flight (runs waiting or running, reviews pending) and what can change (ratings) are
+  gauges: a "counter" that drops reads as a reset to Prometheus and fakes `rate()` spikes.
+If the store cannot be read within a few seconds, the endpoint still answers, with
+`bot_store_up 0`: a scrape must never hold a web thread that webhooks need.
 https://prometheus.github.io/client_python/collector/custom/
 """
 
@@ -22,10 +24,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
-from sqlalchemy import Integer, case, func, select
+from sqlalchemy import Integer, case, create_engine, func, select, text
+from sqlalchemy.orm import Session
 
 from bot.db.models import Review, Run, TrackedTicket
 from bot.store import Store
+from bot.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +77,21 @@ def _result(response: Response) -> str:
     return str(status) if status else str(response.status_code)
 
 
+# A scrape gives up on the database after this long (connecting, then each statement).
+SCRAPE_TIMEOUT_SECONDS = 3
+
+
 class StoreCollector(Collector):
     def __init__(self, store: Store):
-        self._store = store
+        url = store.engine.url
+        if url.get_backend_name() == "postgresql":
+            # Its own small pool with a connect timeout: a database that accepts connections
+            # but never answers would otherwise hold the scrape (and a web thread) for minutes.
+            self._engine = create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=1,
+                                         connect_args={"connect_timeout": SCRAPE_TIMEOUT_SECONDS})
+            self._timeout_sql: str | None = f"SET LOCAL statement_timeout = {SCRAPE_TIMEOUT_SECONDS * 1000}"
+        else:
+            self._engine, self._timeout_sql = store.engine, None
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("bot_store_up", "1 when the store could be read for these metrics")
@@ -91,20 +107,26 @@ class StoreCollector(Collector):
         yield from families
 
     def _families(self) -> Iterator[Metric]:
-        with self._store.session() as session:
-            runs = CounterMetricFamily("bot_runs", "Runs by helpdesk, event kind and status",
+        with Session(self._engine) as session, session.begin():
+            if self._timeout_sql:
+                session.execute(text(self._timeout_sql))
+            runs = CounterMetricFamily("bot_runs", "Runs that ended, by helpdesk, event kind and how they ended",
                                        labels=["helpdesk", "event", "status"])
+            in_flight = GaugeMetricFamily("bot_runs_in_flight", "Runs waiting for a worker or running",
+                                          labels=["helpdesk", "event", "status"])
+            ended = {str(s) for s in RunStatus.terminal()}
             for helpdesk, event, status, count in session.execute(
                 select(Run.helpdesk, Run.event_kind, Run.status, func.count()).group_by(
                     Run.helpdesk, Run.event_kind, Run.status)):
-                runs.add_metric([helpdesk, event, status], count)
+                (runs if status in ended else in_flight).add_metric([helpdesk, event, status], count)
             yield runs
+            yield in_flight
 
             decided = CounterMetricFamily("bot_triage_decisions", "Runs by the engine that triaged",
                                           labels=["engine"])
             for engine, count in session.execute(
                 select(Run.triage_engine, func.count()).where(Run.triage_engine.is_not(None))
-                .group_by(Run.triage_engine)):
+                .where(Run.status.in_(list(ended))).group_by(Run.triage_engine)):
                 decided.add_metric([str(engine)], count)
             yield decided
 
@@ -121,7 +143,8 @@ class StoreCollector(Collector):
                                        labels=["engine"])
             for engine, prompt, completion, usd in session.execute(
                 select(Run.engine, func.sum(Run.prompt_tokens), func.sum(Run.completion_tokens),
-                       func.sum(Run.cost_usd)).where(Run.engine.is_not(None)).group_by(Run.engine)):
+                       func.sum(Run.cost_usd)).where(Run.engine.is_not(None))
+                .where(Run.status.in_(list(ended))).group_by(Run.engine)):
                 tokens.add_metric([str(engine), "prompt"], int(prompt or 0))
                 tokens.add_metric([str(engine), "completion"], int(completion or 0))
                 cost.add_metric([str(engine)], float(usd or 0))
@@ -130,16 +153,22 @@ class StoreCollector(Collector):
 
             yield self._latency(session)
 
-            reviews = CounterMetricFamily("bot_reviews", "Drafts by what agents did with them (pending: nothing yet)",
+            reviews = CounterMetricFamily("bot_reviews", "Drafts by what agents did first with them",
                                           labels=["action"])
+            pending = 0
             for action, count in session.execute(select(Review.action, func.count()).group_by(Review.action)):
-                reviews.add_metric([action or "pending"], count)
+                if action is None:
+                    pending = count
+                else:
+                    reviews.add_metric([action], count)
             yield reviews
+            yield GaugeMetricFamily("bot_reviews_pending", "Drafts no agent has acted on yet", value=pending)
             overdue = session.scalar(select(func.count()).where(Review.overdue_at.is_not(None)))
             yield CounterMetricFamily("bot_reviews_overdue", "Drafts tagged ai_review_overdue", value=overdue or 0)
 
-            ratings = CounterMetricFamily("bot_csat_ratings", "Rated tickets, by whether the rating is good",
-                                          labels=["good"])
+            # A customer may change their rating: a gauge.
+            ratings = GaugeMetricFamily("bot_csat_ratings", "Rated tickets, by whether the rating is good",
+                                        labels=["good"])
             for good, count in session.execute(
                 select(TrackedTicket.csat_good, func.count()).where(TrackedTicket.csat_good.is_not(None))
                 .group_by(TrackedTicket.csat_good)):

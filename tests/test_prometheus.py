@@ -44,7 +44,9 @@ def test_webhooks_are_counted_by_helpdesk_and_result(database_url, broker):
     assert value(samples, "bot_webhooks_total", helpdesk="unknown", result="unknown_helpdesk") == 1
     assert value(samples, "bot_webhook_seconds_count", helpdesk="zendesk") == 4
     # The accepted delivery's run is in the store's figures too.
-    assert value(samples, "bot_runs_total", helpdesk="zendesk", event="created", status="queued") == 1
+    # Waiting runs are in flight (a gauge): a counter must never go down when they end.
+    assert value(samples, "bot_runs_in_flight", helpdesk="zendesk", event="created", status="queued") == 1
+    assert not any(name == "bot_runs_total" for name, _ in samples)
     assert value(samples, "bot_store_up") == 1
 
 
@@ -86,10 +88,11 @@ def test_the_stores_figures(database_url, broker):
     assert value(samples, "bot_run_latency_seconds_count") == 3
     assert value(samples, "bot_run_latency_seconds_sum") == 74.3
     assert value(samples, "bot_reviews_total", action="sent_as_is") == 1
-    assert value(samples, "bot_reviews_total", action="pending") == 1
+    assert value(samples, "bot_reviews_pending") == 1
+    assert value(samples, "bot_reviews_total", action="pending") == 0
     assert value(samples, "bot_reviews_overdue_total") == 1
-    assert value(samples, "bot_csat_ratings_total", good="true") == 1
-    assert value(samples, "bot_csat_ratings_total", good="false") == 1
+    assert value(samples, "bot_csat_ratings", good="true") == 1  # a gauge: a rating may change
+    assert value(samples, "bot_csat_ratings", good="false") == 1
 
 
 def test_a_store_that_cannot_be_read_still_answers(database_url, broker):
@@ -108,3 +111,40 @@ def test_metrics_is_not_a_webhook(database_url, broker):
     client.get("/healthz")
     assert not any(name.startswith("bot_webhooks") and v for (name, _), v in scrape(client).items()
                    if name == "bot_webhooks_total")
+
+
+def test_a_database_that_never_answers_does_not_hold_the_scrape(broker):
+    """A listener that accepts connections and says nothing (a partition, a stuck proxy)."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        port = listener.getsockname()[1]
+        app = create_app(web_settings(f"postgresql://postgres@127.0.0.1:{port}/test", broker[0]))
+        started = time.monotonic()
+        samples = scrape(app.test_client())
+        assert time.monotonic() - started < 10  # the connect timeout, not minutes
+        assert value(samples, "bot_store_up") == 0
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()

@@ -57,6 +57,7 @@ def webhook(name: str):
     try:
         event = receiver.parse(body, request.headers)
     except InvalidPayload as exc:
+        log.info("%s webhook invalid: %s", name, exc, extra={"event": "webhook.invalid", "helpdesk": name})
         return jsonify(error=str(exc)), 400
     except IgnoredEvent as exc:
         log.info("%s webhook ignored: %s", name, exc, extra={"event": "webhook.ignored", "helpdesk": name})
