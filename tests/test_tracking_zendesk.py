@@ -50,7 +50,11 @@ def fake(monkeypatch):
 
 @pytest.fixture
 def worker(store):
-    settings = Settings.from_env(ENV)
+    return make_worker(store, ENV)
+
+
+def make_worker(store, env) -> Worker:
+    settings = Settings.from_env(env)
     return Worker(
         helpdesks={"zendesk": ZendeskHelpdesk.from_settings(settings.zendesk)},
         llm=make_llm("offline", offline_config=settings.offline_config),
@@ -227,11 +231,7 @@ def test_a_draft_nobody_acts_on_is_tagged_overdue_once(fake, worker):
 
 
 def test_without_the_bot_user_setting_the_bots_own_changes_are_never_an_agents(fake, store):
-    settings = Settings.from_env({k: v for k, v in ENV.items() if k != "ZENDESK_BOT_USER_ID"})
-    worker = Worker(helpdesks={"zendesk": ZendeskHelpdesk.from_settings(settings.zendesk)},
-                    llm=make_llm("offline", offline_config=settings.offline_config), store=store,
-                    policy=load_policy(settings.policy_file), prompts=load_prompts(settings.prompts_dir),
-                    settings=settings)
+    worker = make_worker(store, {k: v for k, v in ENV.items() if k != "ZENDESK_BOT_USER_ID"})
     drafted(worker)
     fake.agent_edit(TICKET, comment="#ai escalate", public=False, author_id=AGENT)
     (run_id,), _ = follow(worker)

@@ -65,11 +65,9 @@ def track(worker: Worker, helpdesk: str, ticket_id: str, enqueue: Enqueue) -> Tr
         policy.review,
         escalation_groups=escalation_group_ids(worker, helpdesk),
         seen_until=seen_until(runs),
-        escalations=[run.finished_at for run in runs if run.event_kind == "escalate"
-                     and run.status == RunStatus.SUCCEEDED and run.finished_at is not None]
-        + [run.finished_at for run in runs if run.draft is None and run.finished_at is not None
-           and run.status == RunStatus.SUCCEEDED and (run.rules or {}).get("escalate")
-           and run.event_kind == "customer_replied"],
+        # Runs that escalated without drafting: an agent's request, a repeated question.
+        escalations=[run.finished_at for run in runs if run.draft is None and run.finished_at is not None
+                     and run.status == RunStatus.SUCCEEDED and (run.rules or {}).get("escalate")],
     )
     records.save(store, ref, assessment, now=now, dirty_seen=dirty_seen,
                  recheck=timedelta(seconds=worker.settings.track_recheck),
