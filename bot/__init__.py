@@ -13,6 +13,7 @@ from bot.logs import configure_logging
 from bot.policy import load_policy
 from bot.prompts import load_prompts
 from bot.queue import Enqueuer, make_celery
+from bot.rollout import Rollout
 from bot.settings import Settings
 from bot.store import Store
 
@@ -27,13 +28,14 @@ class WebServices:
     enqueuer: Enqueuer
     # The served helpdesks' webhook receivers, by the name in `POST /webhooks/<name>`.
     receivers: Mapping[str, WebhookReceiver] = field(default_factory=dict)
+    rollout: Rollout = Rollout()  # the policy's: a helpdesk that is off everywhere is not stored
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     # Refuse a bad policy or prompt file at start-up, like every other process does.
-    load_policy(settings.policy_file)
+    policy = load_policy(settings.policy_file)
     load_prompts(settings.prompts_dir)
     app = Flask(__name__)
     # Webhook bodies are ids and a small envelope; refuse anything large before reading it
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         store=Store(make_engine(settings.database_url), recovery_after=settings.recovery_after),
         enqueuer=Enqueuer(make_celery(settings)),
         receivers=make_receivers(settings),
+        rollout=policy.rollout,
     )
 
     from bot.webhooks import blueprint

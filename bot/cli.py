@@ -125,6 +125,21 @@ def _register_report() -> None:
     register(main, _settings)
 
 
+def _register_golive() -> None:
+    from bot.golive.cli import register, register_doctor
+
+    register(main, _settings)
+    register_doctor(main)
+
+
+def _register_replay() -> None:
+    from bot.replay.cli import register
+
+    register(main, _settings)
+
+
 _register_kb()
 _register_triage()
 _register_report()
+_register_golive()
+_register_replay()

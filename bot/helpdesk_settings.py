@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 
 from bot.env_reader import EnvReader
 
+# Zendesk's published secret for "Test webhook" deliveries (bot/helpdesks/zendesk/webhook.py).
+ZENDESK_TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+
 
 @dataclass(frozen=True)
 class ZendeskSettings:
@@ -116,6 +119,11 @@ def helpdesk_problems(
     if (zendesk.configured or sample) and not zendesk.webhook_secret:
         # Fail closed: without a secret no webhook could be verified.
         problems.append("ZENDESK_WEBHOOK_SECRET is not set (webhooks cannot be verified)")
+    if zendesk.webhook_secret == ZENDESK_TEST_SECRET:
+        problems.append(
+            "ZENDESK_WEBHOOK_SECRET is Zendesk's public test secret, which anyone can sign with: "
+            "set the webhook's own (`python -m bot setup zendesk` prints it)"
+        )
     if intercom.configured and not sample:
         for name, value, why in (
             ("INTERCOM_ACCESS_TOKEN", intercom.access_token, "the API cannot be called"),

@@ -134,8 +134,8 @@ class RunLeases:
         return self._write(self._holding(run_id, token).values(**fields))
 
     def finish(self, run_id: int, token: int, status: RunStatus, **fields: Any) -> bool:
-        """End the run as succeeded or skipped. False: this attempt no longer held it."""
-        assert status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.STALE)
+        """End the run (succeeded, skipped, stale or shadow). False: this attempt no longer held it."""
+        assert status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED, RunStatus.STALE, RunStatus.SHADOW)
         return self._write(
             self._holding(run_id, token).values(
                 status=status, finished_at=utcnow(), lease_expires_at=None, **fields

@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.context import build_context
-from bot.db.models import Run
-from bot.decisions import DraftResult, SourceArticle, Triage, TriageResult, Usage
+from bot.decisions import SourceArticle, Triage
 from bot.domain import MAX_TICKET_CHARS, EventKind, Ticket, TicketUpdate
 from bot.errors import OutOfTime, Superseded
 from bot.helpdesks import adapter_for
@@ -25,10 +24,12 @@ from bot.helpdesks.base import Helpdesk
 from bot.kb.retrieval import KnowledgeBase
 from bot.leases import Claim
 from bot.llm.base import LLM
-from bot.llm.pricing import PriceTable, add_costs, cost_of
+from bot.llm.pricing import PriceTable
+from bot.model_output import model_fields, reuse_model_output
 from bot.notes import describe_reading, draft_text, format_triage_note
 from bot.policy import Policy
 from bot.prompts import PromptLibrary, build_draft_request, build_triage_request, prompt_version
+from bot.rollout import Mode
 from bot.rules import apply_rules
 from bot.settings import Settings
 from bot.store import Store
@@ -110,7 +111,7 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
 
     known = _known_categories(store, run.helpdesk, [t.id for t in snapshot.history])
     context = build_context(snapshot, worker.policy, worker.clock(), known)
-    triage_result, draft, sources = _reuse_model_output(run)
+    triage_result, draft, sources = reuse_model_output(run)
     if triage_result is None:
         budget.check("triage")
         triage_result = worker.llm.triage(
@@ -127,6 +128,12 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         has_sources=bool(sources),
         helpdesk=run.helpdesk,
     )
+    mode = worker.policy.rollout.mode_for(run.helpdesk, decision.category)
+    rules = {"policy_version": worker.policy.version, "rollout": str(mode), **decision.as_dict()}
+    if mode is Mode.OFF:  # the category is not rolled out: nothing drafted, nothing written
+        _finish(store, run.id, token, RunStatus.SKIPPED, rules=rules,
+                error=f"rollout: {decision.category} is off in {run.helpdesk}")
+        return RunStatus.SKIPPED
     if draft is None:
         budget.check("drafting")
         draft = worker.llm.draft(
@@ -147,7 +154,7 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         if not store.save_output(
             run.id,
             token,
-            **_model_fields(triage_result, draft, worker.llm, worker.prices),
+            **model_fields(triage_result, draft, worker.llm, worker.prices),
             sources=[source.as_dict() for source in sources],
         ):
             raise Superseded(f"run {run.id}: attempt {token} lost its lease before saving")
@@ -174,6 +181,24 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         reference=reference,
         draft=draft_text(draft.text),
     )
+    customer = {
+        "tier": context.tier,
+        "account_status": context.account_status,
+        "contacts_in_window": context.contacts_in_window,
+        "topics": dict(context.topics),
+        "history_unavailable": snapshot.history_unavailable,
+    }
+
+    def latency() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    if not mode.writes:  # shadow: everything stored, nothing written to the helpdesk
+        _finish(store, run.id, token, RunStatus.SHADOW, rules=rules, customer=customer,
+                prompt_version=version, latency_ms=latency(), error=None,
+                actions={"rollout": str(mode), "would_write": _intended(update)})
+        return RunStatus.SHADOW
+    if not mode.notes:  # tag: tags, priority and routing, no note (so no draft to review)
+        update = replace(update, note="", draft="")
     budget.check("publishing the note")
     if not store.holds(run.id, token):
         raise Superseded(f"run {run.id}: attempt {token} lost its lease before publishing")
@@ -181,8 +206,7 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
     result = helpdesk.publish(snapshot.ticket, update, since=run.created_at)
     if result.stale is not None:
         _finish(store, run.id, token, RunStatus.STALE, error=f"nothing posted: {result.stale}",
-                rules={"policy_version": worker.policy.version, **decision.as_dict()},
-                prompt_version=version, latency_ms=int((time.monotonic() - started) * 1000))
+                rules=rules, prompt_version=version, latency_ms=latency())
         return RunStatus.STALE
     if not result.applied:
         _finish(store, run.id, token, RunStatus.SKIPPED,
@@ -193,27 +217,29 @@ def triage_and_draft(claim: Claim, worker: Worker, budget: Budget, *, first: boo
         run.id,
         token,
         RunStatus.SUCCEEDED,
-        rules={"policy_version": worker.policy.version, **decision.as_dict()},
-        customer={
-            "tier": context.tier,
-            "account_status": context.account_status,
-            "contacts_in_window": context.contacts_in_window,
-            "topics": dict(context.topics),
-            "history_unavailable": snapshot.history_unavailable,
-        },
+        rules=rules,
+        customer=customer,
         prompt_version=version,
-        latency_ms=int((time.monotonic() - started) * 1000),
+        latency_ms=latency(),
         actions={
+            "rollout": str(mode),
             "update": result.payload,
             "conflicts": result.conflicts,
             "kept_agent_fields": list(result.kept_agent_fields),
         },
         error=None,
     )
-    from bot.review_actions import start_review
+    if mode.notes:  # a draft agents can act on: its review starts now
+        from bot.review_actions import start_review
 
-    start_review(worker, run.id)
+        start_review(worker, run.id)
     return RunStatus.SUCCEEDED
+
+
+def _intended(update: TicketUpdate) -> dict:
+    """What a run in shadow would have written: for the store, the report and `replay`."""
+    return {"note": update.note, "add_tags": list(update.add_tags), "priority": update.priority,
+            "group_id": update.group_id}
 
 
 def _finish(store: Store, run_id: int, token: int, status: RunStatus, **fields: Any) -> None:
@@ -245,57 +271,3 @@ def _known_categories(store: Store, helpdesk: str, ticket_ids: list[str]) -> dic
         for r in store.runs_for_tickets(helpdesk, ticket_ids)
         if r.rules and r.rules.get("category")
     }
-
-
-def _model_fields(
-    triage: TriageResult, draft: DraftResult, llm: LLM, prices: PriceTable | None
-) -> dict:
-    usage = triage.usage + draft.usage
-    steps = {"triage": _step(triage.engine, triage.model, triage.usage, prices),
-             "draft": _step(draft.engine, draft.model, draft.usage, prices)}
-    if triage.local_opinion:
-        steps["local_opinion"] = dict(triage.local_opinion)
-    if triage.discarded is not None:  # paid for, not used: still part of the ticket's cost
-        lost = triage.discarded
-        steps["discarded_triage"] = {**_step(lost.engine, lost.model, lost.usage, prices),
-                                     "error": lost.error}
-        usage = usage + lost.usage
-    costs = [step["cost_usd"] for step in steps.values() if "cost_usd" in step]
-    return {
-        "triage": triage.as_dict(),
-        "draft": draft.text,
-        "draft_result": draft.as_dict(),
-        "engine": llm.provider,
-        "triage_engine": triage.engine or llm.provider,
-        "draft_engine": draft.engine or llm.provider,
-        "model": draft.model,
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "cost_usd": add_costs(costs),
-        "usage": steps,
-    }
-
-
-def _step(engine: str, model: str, usage: Usage, prices: PriceTable | None) -> dict:
-    return {
-        "engine": engine,
-        "model": model,
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "cached_tokens": usage.cached_tokens,
-        "cost_usd": cost_of(prices, model, usage),
-    }
-
-
-def _reuse_model_output(
-    run: Run,
-) -> tuple[TriageResult | None, DraftResult | None, tuple[SourceArticle, ...] | None]:
-    """What an earlier attempt of this run saved before its helpdesk write failed: the same
-    triage and draft, with who made them, so the note and the store keep saying so."""
-    if not (run.triage and run.draft_result):
-        return None, None, None
-    return (
-        TriageResult.from_dict(run.triage),
-        DraftResult.from_dict(run.draft_result),
-        tuple(SourceArticle.from_dict(s) for s in run.sources or ()),
-    )

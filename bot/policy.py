@@ -21,6 +21,7 @@ from bot.errors import SettingsError
 from bot.policy_schema import PolicySchema, ReviewSchema
 from bot.policy_values import KEYWORD_LISTS, REASON_CODES, REASONS
 from bot.review_policy import ReviewPolicy, Targets
+from bot.rollout import Rollout
 
 __all__ = [
     "DEFAULT_ESCALATIONS",
@@ -92,6 +93,7 @@ class Policy:
     company_tone: str
     knowledge: KnowledgePolicy = KnowledgePolicy()
     review: ReviewPolicy = ReviewPolicy()
+    rollout: Rollout = Rollout()  # how far the bot goes, per helpdesk and category
 
     def escalation_group(self, reason: str) -> str | None:
         """The group an escalation for `reason` goes to: the policy's, else the default."""
@@ -190,6 +192,7 @@ def _policy(schema: PolicySchema) -> Policy:
             category_terms={c: " ".join(w) for c, w in knowledge.category_terms.items()},
         ),
         review=_review(schema.review),
+        rollout=Rollout.from_schema(schema.rollout),
     )
 
 

@@ -18,7 +18,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     StrictBool,
     ValidationError,
     ValidationInfo,
@@ -42,6 +41,7 @@ from bot.policy_values import (
     Number01,
     Priority,
     Reason,
+    Section,
     Text,
     Version,
     between,
@@ -50,23 +50,13 @@ from bot.policy_values import (
     no_bool,
     shown,
 )
+from bot.rollout import RolloutSchema
 
 Loc = tuple[Any, ...]
 Problem = tuple[Loc, str]  # where (pydantic's `loc`), what is wrong
 
 
 # --- sections --------------------------------------------------------------------------------
-
-
-class Section(BaseModel):
-    """A mapping that forbids undeclared keys; `null` (or an absent section) means empty."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_is_empty(cls, data: object) -> object:
-        return {} if data is None else data
 
 
 class VipSchema(Section):
@@ -177,6 +167,7 @@ class PolicySchema(Section):
     escalations: tuple[EscalationSchema, ...] | None = None
     priority_ceiling: dict[Reason, Priority] = {}
     review: ReviewSchema = ReviewSchema()
+    rollout: RolloutSchema = RolloutSchema()
 
     @field_validator("escalations")
     @classmethod

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.domain import CATEGORIES
@@ -247,3 +247,14 @@ KeywordList = Annotated[
     BeforeValidator(_text),
     AfterValidator(_one_of(KEYWORD_LISTS, "keyword list", "; another list would never match")),
 ]
+
+
+class Section(BaseModel):
+    """A mapping that forbids undeclared keys; `null` (or an absent section) means empty."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_empty(cls, data: object) -> object:
+        return {} if data is None else data

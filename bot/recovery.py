@@ -105,6 +105,11 @@ def post_failure_note(run_id: int, worker: Worker) -> bool:
         run = worker.store.get(run_id)
         if run is None or run.failure_noted_at is not None:
             return run is not None
+        category = (run.rules or {}).get("category")
+        mode = worker.policy.rollout.mode_for(run.helpdesk, category if isinstance(category, str) else None)
+        if not mode.writes:  # shadow or off: the failure shows in the store, report and metrics
+            worker.store.mark_failure_noted(run_id, f"no failure note: rollout {mode} writes nothing")
+            return True
         helpdesk = adapter_for(worker.helpdesks, run.helpdesk)
         ticket = helpdesk.fetch_ticket(run.ticket_id)
         first = run.event_kind == EventKind.CREATED
@@ -115,8 +120,9 @@ def post_failure_note(run_id: int, worker: Worker) -> bool:
             reference = run_reference(run.id)
             helpdesk.publish(
                 ticket,
-                TicketUpdate(
-                    note=format_failure_note(run.error or "unknown", run.attempts, reference),
+                TicketUpdate(  # tag mode: the tag alone, as that mode writes no notes
+                    note=format_failure_note(run.error or "unknown", run.attempts, reference)
+                    if mode.notes else "",
                     add_tags=(BotTag.FAILED.value,),
                     reference=reference,
                 ),

@@ -7,6 +7,7 @@ instruction in `runs.request`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.db.models import Run
@@ -62,12 +63,20 @@ def escalate(claim: Claim, worker: Worker, budget: Budget, reason: str, detail: 
         reference=run_reference(run.id),
         agent_requested=reason == "agent_request",
     )
+    mode = policy.rollout.mode_for(run.helpdesk)  # the category is not triaged here
+    rules: dict[str, object] = {"policy_version": policy.version, "category": None, "priority": None, "escalate": True,
+             "reasons": [{"code": reason, "detail": _WHY.get(reason, reason), "sources": ["review"]}],
+             "group_key": group, "group_id": group_id, "tags": list(update.add_tags), "rollout": str(mode)}
+    if not mode.writes:  # shadow: recorded, not written
+        worker.store.finish(run.id, token, RunStatus.SHADOW, rules=rules, error=None,
+                            actions={"rollout": str(mode), "would_write": {"note": update.note,
+                                     "add_tags": list(update.add_tags), "group_id": group_id}})
+        return RunStatus.SHADOW
+    if not mode.notes:
+        update = replace(update, note="")
     budget.check("publishing the escalation")
     ticket = helpdesk.fetch_ticket(run.ticket_id)
     result = helpdesk.publish(ticket, update, since=since)
-    rules: dict[str, object] = {"policy_version": policy.version, "category": None, "priority": None, "escalate": True,
-             "reasons": [{"code": reason, "detail": _WHY.get(reason, reason), "sources": ["review"]}],
-             "group_key": group, "group_id": group_id, "tags": list(update.add_tags)}
     if result.stale is not None:
         status = RunStatus.STALE
         fields: dict[str, object] = {"error": f"nothing posted: {result.stale}"}

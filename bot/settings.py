@@ -83,6 +83,9 @@ class Settings:
     track_recheck: float = 1800.0
     log_level: str = "INFO"
     log_format: str = "text"  # "json": one JSON object per line, with stable event names (bot.logs)
+    # Where the helpdesks reach this deployment (https://bot.example.com): `setup` registers
+    # its webhook URLs and `doctor` checks it answers. Not needed to run.
+    public_url: str = ""
     web_host: str = "0.0.0.0"  # `python -m bot serve`: where the web process listens
     port: int = 8000
     web_threads: int = 8  # requests handled at once (complete requests only: see bot.serve)
@@ -193,6 +196,7 @@ class Settings:
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), defaults.log_level
             ),
             log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+            public_url=reader.url("PUBLIC_URL", schemes=("http", "https")).rstrip("/"),
             web_host=reader.text("WEB_HOST") or defaults.web_host,
             port=int(reader.number("PORT", defaults.port)),
             web_threads=int(reader.number("WEB_THREADS", defaults.web_threads)),

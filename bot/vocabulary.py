@@ -19,10 +19,13 @@ class RunStatus(StrEnum):
     # Nothing written: a teammate replied, or the ticket was solved or closed, while the bot
     # worked; the bot never talks over a human. `error` says what was seen.
     STALE = "stale"
+    # Nothing written by design: the policy's rollout mode for the ticket is `shadow` (or `off`
+    # for its category). Triage, rules and draft are stored: what the bot would have done.
+    SHADOW = "shadow"
 
     @classmethod
     def terminal(cls) -> frozenset[RunStatus]:
-        return frozenset((cls.SUCCEEDED, cls.FAILED, cls.SKIPPED, cls.STALE))
+        return frozenset((cls.SUCCEEDED, cls.FAILED, cls.SKIPPED, cls.STALE, cls.SHADOW))
 
     @classmethod
     def waiting(cls) -> frozenset[RunStatus]:

@@ -23,6 +23,28 @@ WEBHOOK_SECRET = "test-signing-secret"
 
 
 HELPDESKS_DIR = Path(__file__).resolve().parent.parent / "bot" / "helpdesks"
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "config" / "policy.yaml"
+_ROLLOUT_DEFAULT = "  mode: shadow "
+
+
+def policy_in_mode(mode: str, directory: Path | None = None) -> str:
+    """The shipped policy with its rollout `mode` changed (a new install runs in `shadow`;
+    most tests watch what the bot writes, so they run it in `draft`). The file is written once
+    per process and mode, beside nothing else."""
+    import tempfile
+
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    assert text.count(_ROLLOUT_DEFAULT) == 1, "config/policy.yaml: rollout mode line not found"
+    folder = directory or Path(_POLICY_DIR.setdefault("dir", tempfile.mkdtemp(prefix="bot-policy-")))
+    path = folder / f"policy-{mode}.yaml"
+    if not path.is_file():
+        path.write_text(text.replace(_ROLLOUT_DEFAULT, f"  mode: {mode} ", 1), encoding="utf-8")
+        for companion in DEFAULT_POLICY.parent.glob("kb_*.yaml"):  # read from beside the policy
+            (folder / companion.name).write_bytes(companion.read_bytes())
+    return str(path)
+
+
+_POLICY_DIR: dict[str, str] = {}
 
 
 def load_fixture(name: str) -> bytes:
@@ -141,6 +163,7 @@ def web_settings(database_url: str, broker_url: str, **extra: str):
         "ZENDESK_EMAIL": "bot@example.com",
         "ZENDESK_API_TOKEN": "token",
         "ZENDESK_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "POLICY_FILE": policy_in_mode("draft"),
         "DATABASE_URL": database_url,
         "REDIS_URL": broker_url,
         **extra,

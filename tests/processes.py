@@ -19,7 +19,7 @@ import psycopg
 import requests
 
 from bot.db import upgrade
-from tests.conftest import signed_headers
+from tests.conftest import policy_in_mode, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -104,7 +104,8 @@ class Stack:
     """The service's processes with one environment; logs in `logs`, shown on teardown."""
 
     def __init__(self, env: dict[str, str], logs: Path):
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+        # Rollout `draft` unless the test says otherwise: these tests watch what the bot writes.
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "POLICY_FILE": policy_in_mode("draft"), **env}
         self.logs = logs
         self.processes: dict[str, subprocess.Popen] = {}
         self.port = free_port()

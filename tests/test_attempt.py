@@ -20,6 +20,7 @@ from bot.prompts import load_prompts
 from bot.settings import Settings
 from bot.store import Store
 from bot.vocabulary import BotTag, RunStatus
+from tests.conftest import policy_in_mode
 
 SAMPLE = {
     "users": [{"id": "1", "name": "Ada", "tags": [], "fields": {}}],
@@ -46,7 +47,7 @@ def make_worker(store, tmp_path):
 
     def build(error=None, **env):
         settings = Settings.from_env({"HELPDESK": "sample", "ZENDESK_WEBHOOK_SECRET": "s",
-                                      "SAMPLE_HELPDESK_FILE": str(sample_file),
+                                      "SAMPLE_HELPDESK_FILE": str(sample_file), "POLICY_FILE": policy_in_mode("draft"),
                                       "TASK_MAX_RETRIES": "3", "TASK_RETRY_BASE": "10", **env})
         helpdesk = FlakyHelpdesk(SAMPLE, error) if error else SampleHelpdesk(SAMPLE)
         return Worker(helpdesks={"zendesk": helpdesk}, llm=make_llm("offline", offline_config=settings.offline_config),

@@ -17,6 +17,7 @@ from bot.llm.hybrid import HybridEngine
 from bot.runtime import build_worker
 from bot.settings import PROJECT_ROOT, Settings
 from bot.vocabulary import RunStatus
+from tests.conftest import policy_in_mode
 from tests.fakes.openai_server import FakeOpenAI
 from tests.llm_output import llm_intents
 
@@ -127,7 +128,7 @@ def hybrid_worker(database_url: str, server: FakeOpenAI, tmp_path: Path, **extra
         "DATABASE_URL": database_url, "LLM_PROVIDER": "hybrid", "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": server.base_url, "LLM_MODEL": "gpt-test",
         "HYBRID_CONFIDENCE_BAR": "0.85", "LLM_PRICES_FILE": str(prices), "KB_SOURCES": "none",
-        **extra,
+        "POLICY_FILE": policy_in_mode("draft"), **extra,
     }))
 
 

@@ -24,10 +24,12 @@ from bot.policy import load_policy
 from bot.prompts import load_prompts
 from bot.settings import Settings
 from bot.vocabulary import RunStatus
+from tests.conftest import policy_in_mode
 from tests.fakes.zendesk_api import FakeZendesk
 
 HELP_CENTER = Path(__file__).resolve().parent / "fixtures" / "kb" / "help_center.jsonl"
 ENV = {
+    "POLICY_FILE": policy_in_mode("draft"),
     "ZENDESK_SUBDOMAIN": "acme",
     "ZENDESK_EMAIL": "bot@example.com",
     "ZENDESK_API_TOKEN": "token",

@@ -22,9 +22,11 @@ from bot.prompts import load_prompts
 from bot.recovery import post_failure_note
 from bot.settings import Settings
 from bot.vocabulary import BotTag, RunStatus
+from tests.conftest import policy_in_mode
 from tests.fakes.zendesk_api import FakeZendesk
 
 ENV = {
+    "POLICY_FILE": policy_in_mode("draft"),
     "ZENDESK_SUBDOMAIN": "acme",
     "ZENDESK_EMAIL": "bot@example.com",
     "ZENDESK_API_TOKEN": "token",

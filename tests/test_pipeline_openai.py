@@ -10,6 +10,7 @@ from bot.events import process_run
 from bot.runtime import build_worker
 from bot.settings import Settings
 from bot.vocabulary import RunStatus
+from tests.conftest import policy_in_mode
 from tests.fakes.openai_server import FakeOpenAI
 from tests.llm_output import llm_intents
 
@@ -40,6 +41,7 @@ def worker_for(database_url: str, llm_server: FakeOpenAI):
         "ZENDESK_API_TOKEN": "token", "ZENDESK_WEBHOOK_SECRET": "secret",
         "DATABASE_URL": database_url, "LLM_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": llm_server.base_url, "LLM_MODEL": "gpt-test",
+        "POLICY_FILE": policy_in_mode("draft"),
     }))
 
 

@@ -46,7 +46,7 @@ def parse_error(raw) -> str:
 
 def test_shipped_policy_loads_with_documented_defaults():
     policy = load_policy(POLICY_FILE)
-    assert policy.version == "2026-12-05.3"
+    assert policy.version == "2026-12-05.4"
     assert policy.confidence_threshold == 0.7
     assert {k: policy.groups[k] for k in ("supervisor", "senior", "security", "empathy")} == {
         "supervisor": {"zendesk": 101, "intercom": "7101"},
@@ -159,7 +159,7 @@ def test_shipped_policy_equals_what_it_loaded_before_schema_validation():
         ),
     }
     expected = Policy(
-        version="2026-12-05.3",
+        version="2026-12-05.4",
         confidence_threshold=0.7,
         vip=VipRule(organization_tags=("vip",), user_tags=("vip",), user_fields={"tier": ("vip",)},
                     organization_fields={}),

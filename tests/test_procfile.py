@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import WEBHOOK_SECRET, policy_in_mode
 from tests.fakes.zendesk_api import FakeZendesk
 from tests.processes import ROOT, PostgresSchema, Stack, free_port, wait_for
 
@@ -43,6 +43,7 @@ def test_honcho_runs_web_worker_and_beat_until_stopped(postgres_server, redis_ur
             "ZENDESK_API_TOKEN": "token", "ZENDESK_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "DATABASE_URL": schema.url(), "REDIS_URL": broker, "KB_SOURCES": "none",
             "BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"), "WORKER_CONCURRENCY": "2",
+            "POLICY_FILE": policy_in_mode("draft"),
         }
         subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, cwd=ROOT, check=True)
         with open(tmp_path / "honcho.log", "wb") as log:  # honcho keeps its own copy

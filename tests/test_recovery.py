@@ -19,6 +19,7 @@ from bot.recovery import sweep
 from bot.settings import Settings
 from bot.store import Store
 from bot.vocabulary import BotTag, RunStatus
+from tests.conftest import policy_in_mode
 
 SAMPLE = {
     "users": [{"id": "1", "name": "Ada"}],
@@ -40,7 +41,7 @@ def worker(store, tmp_path):
     sample_file = tmp_path / "sample.json"
     sample_file.write_text(json.dumps(SAMPLE))
     settings = Settings.from_env({"HELPDESK": "sample", "ZENDESK_WEBHOOK_SECRET": "s",
-                                  "SAMPLE_HELPDESK_FILE": str(sample_file),
+                                  "SAMPLE_HELPDESK_FILE": str(sample_file), "POLICY_FILE": policy_in_mode("draft"),
                                   "RECOVERY_AFTER": "120", "RECOVERY_TRIES": "2",
                                   "RUN_DEADLINE": "900", "SWEEP_INTERVAL": "60"})
     return Worker(helpdesks={"zendesk": SampleHelpdesk(SAMPLE)},

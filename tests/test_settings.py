@@ -329,3 +329,8 @@ def test_a_broker_whose_python_package_is_missing_is_refused(monkeypatch):
     message = error(env(BROKER_URL=f"amqp://bot:{PASSWORD}@rabbit//"))
     assert "BROKER_URL: the amqp transport needs the Python package no_such_module_for_the_test" in message
     assert PASSWORD not in message
+
+
+def test_zendesks_public_test_secret_is_refused_as_the_webhook_secret():
+    message = error(env(ZENDESK_WEBHOOK_SECRET="dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="))
+    assert "ZENDESK_WEBHOOK_SECRET is Zendesk's public test secret" in message

@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.tracking import records
 from bot.tracking.tracker import track
 from bot.vocabulary import ReviewAction, RunStatus
+from tests.conftest import policy_in_mode
 from tests.fakes.intercom_inbox import FakeIntercomInbox
 
 BOT, AGENT, CONTACT, CONVERSATION = "814860", "991200", "c-1", "6001"
@@ -45,7 +46,8 @@ def fake():
 @pytest.fixture
 def worker(store, fake):
     settings = Settings.from_env({"INTERCOM_ACCESS_TOKEN": fake.token, "INTERCOM_CLIENT_SECRET": "s",
-                                  "INTERCOM_ADMIN_ID": BOT, "INTERCOM_URL": fake.base_url})
+                                  "INTERCOM_ADMIN_ID": BOT, "INTERCOM_URL": fake.base_url,
+                                  "POLICY_FILE": policy_in_mode("draft")})
     return Worker(
         helpdesks={"intercom": IntercomHelpdesk.from_settings(settings.intercom)},
         llm=make_llm("offline", offline_config=settings.offline_config),

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.tracking import records
 from bot.tracking.tracker import track
 from bot.vocabulary import BotTag, ReviewAction, RunStatus
+from tests.conftest import policy_in_mode
 from tests.fakes.zendesk_api import FakeZendesk
 
 ENV = {"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@example.com", "ZENDESK_API_TOKEN": "token",
@@ -54,7 +55,7 @@ def worker(store):
 
 
 def make_worker(store, env) -> Worker:
-    settings = Settings.from_env(env)
+    settings = Settings.from_env({"POLICY_FILE": policy_in_mode("draft"), **env})
     return Worker(
         helpdesks={"zendesk": ZendeskHelpdesk.from_settings(settings.zendesk)},
         llm=make_llm("offline", offline_config=settings.offline_config),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot import create_app
 from bot.db.models import Run
 from bot.queue import PROCESS_TICKET, QUEUE
-from tests.conftest import load_fixture, signed_headers, web_settings
+from tests.conftest import DEFAULT_POLICY, load_fixture, signed_headers, web_settings
 
 BROKER_DB = 14  # a Redis database of its own, emptied before each test
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -176,3 +176,49 @@ def test_a_chunked_body_under_the_cap_is_read_whole(client, broker):
 def test_a_body_with_no_length_and_no_end_is_411(client, broker):
     body = b'{"ticket_id": "5158"}'
     assert _chunked(client, body, signed_headers(body), terminated=False).status_code == 411
+
+
+# --- Zendesk's "Test webhook" button -------------------------------------------------------
+
+ZENDESK_TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="  # published by Zendesk
+
+
+@pytest.mark.parametrize("timestamp", [None, "2020-01-01T00:00:00Z"], ids=["fresh", "stale"])
+def test_a_delivery_signed_with_zendesks_test_secret_is_answered_200_and_starts_nothing(
+    client, broker, caplog, timestamp
+):
+    # A real ticket body, so that nothing but the signature decides: it must never run.
+    body = load_fixture("zendesk/dust__event_ticket_created.json")
+    headers = signed_headers(body, secret=ZENDESK_TEST_SECRET, invocation="test-1")
+    if timestamp:
+        headers = signed_headers(body, secret=ZENDESK_TEST_SECRET, timestamp=timestamp)
+    with caplog.at_level("INFO", logger="bot.webhooks"):
+        response = post(client, body, headers)
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert answer["status"] == "test"
+    assert "nothing was stored" in answer["message"] and "own signature" in answer["message"]
+    assert queued_messages(broker[1]) == [] and runs_in(client) == 0
+    assert [r for r in caplog.records if getattr(r, "event", "") == "webhook.test"]
+    # The same body signed with the real secret is a ticket: the test path is the signature's.
+    real = post(client, body, signed_headers(body, invocation="real-1"))
+    assert real.status_code == 202 and runs_in(client) == 1
+
+
+def test_a_test_secret_signature_over_a_tampered_body_is_still_refused(client, broker):
+    body = load_fixture("zendesk/dust__event_ticket_created.json")
+    headers = signed_headers(body, secret=ZENDESK_TEST_SECRET)
+    response = post(client, body + b" ", headers)
+    assert response.status_code == 401 and runs_in(client) == 0
+
+
+def test_a_helpdesk_whose_rollout_is_off_everywhere_is_acknowledged_and_nothing_stored(database_url, broker, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY.read_text().replace(
+        "  helpdesks: {}    ", "  helpdesks: {zendesk: {mode: off}}    "))
+    app = create_app(web_settings(database_url, broker[0], POLICY_FILE=str(policy)))
+    body = load_fixture("zendesk/dust__event_ticket_created.json")
+    response = post(app.test_client(), body, signed_headers(body, invocation="off-1"))
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ignored", "reason": "rollout is off for zendesk"}
+    assert queued_messages(broker[1]) == [] and runs_in(app.test_client()) == 0

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import click
 import requests
+import yaml
 
 from bot.db import make_engine, upgrade
 from bot.demo import intercom
@@ -61,7 +62,10 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
         "BROKER_URL": f"sqla+sqlite:///{workdir / 'broker.sqlite'}",
         "REDIS_URL": "",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        "POLICY_FILE": _draft_policy(workdir),
     }
+    click.echo("Rollout: draft, so the sample helpdesks show the notes (a new install starts in shadow "
+               "and writes nothing: README, Safe go-live)")
     upgrade(env["DATABASE_URL"])
     imported = ArticleStore(make_engine(env["DATABASE_URL"])).replace_all(
         "arduino", load_articles(HELP_CENTER, "arduino")
@@ -106,6 +110,19 @@ def run_demo(port: int = 0, limit: int = 0, timeout: float = 120.0) -> int:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _draft_policy(workdir: Path) -> str:
+    """The policy (POLICY_FILE, or the shipped one) with its rollout mode set to `draft`: the
+    demo's helpdesks are files, and the point is to see what the bot writes."""
+    source = Path(os.environ.get("POLICY_FILE") or PROJECT_ROOT / "config" / "policy.yaml")
+    raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    raw["rollout"] = {**(raw.get("rollout") or {}), "mode": "draft", "categories": {}, "helpdesks": {}}
+    path = workdir / "policy.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    for companion in source.parent.glob("kb_*.yaml"):  # the help center's, read beside the policy
+        (workdir / companion.name).write_bytes(companion.read_bytes())
+    return str(path)
 
 
 def _seed_vector_cache() -> None:

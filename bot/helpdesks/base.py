@@ -25,6 +25,13 @@ class SignatureError(Exception):
     """Why a delivery was refused; the message is logged, never sent back in detail."""
 
 
+class TestDelivery(Exception):  # noqa: N818 - not an error: a named outcome, like IgnoredEvent
+    """A delivery signed with the vendor's documented *test* secret (an admin pressed "Test
+    webhook"): answered 200 with a message, nothing stored or enqueued, whatever the body says."""
+
+    __test__ = False  # not a pytest class
+
+
 class Helpdesk(Protocol):
     name: str
 

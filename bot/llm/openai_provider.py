@@ -5,6 +5,7 @@ The only module that imports `openai`: everything else sees domain values and bo
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -105,6 +106,46 @@ class OpenAIProvider:
             # A blank draft is usually a transient model hiccup; the task may try again.
             raise RetryableError("OpenAI returned an empty draft")
         return DraftResult(text=text, model=self.model, usage=_usage(completion), engine=self.provider)
+
+    # -- doctor -------------------------------------------------------------------------------
+
+    def probe(self) -> list[tuple[str, bool, str, str]]:
+        """For `python -m bot doctor`: (check, passed, detail, fix) for the endpoint and key, the
+        model, and strict structured output (a 20-token completion: the one call that costs).
+        https://platform.openai.com/docs/api-reference/models/retrieve
+        https://platform.openai.com/docs/guides/structured-outputs"""
+        try:
+            self._client.models.retrieve(self.model)
+            found = ("model", True, f"{self.model} is served", "")
+        except openai.NotFoundError:
+            found = ("model", False, f"the endpoint does not serve {self.model!r}",
+                     "set LLM_MODEL to a model the endpoint lists (GET /models)")
+        except openai.AuthenticationError:
+            return [("endpoint", False, "the API key was refused (401)", "set a valid OPENAI_API_KEY")]
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            return [("endpoint", False, self._scrub(f"cannot reach {self._client.base_url} ({type(exc).__name__})"),
+                     "check OPENAI_BASE_URL and the network")]
+        except openai.APIStatusError as exc:
+            found = ("model", False, self._scrub(f"GET /models/{self.model}: {exc.status_code} {_error_message(exc)}"),
+                     "check LLM_MODEL and OPENAI_BASE_URL")
+        checks = [("endpoint", True, f"{self._client.base_url} answers", ""), found]
+        schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
+                  "additionalProperties": False}
+        try:
+            completion = self._client.chat.completions.create(
+                model=self.model, max_tokens=20,
+                messages=[{"role": "user", "content": 'Reply with the JSON object {"ok": true}.'}],
+                response_format={"type": "json_schema",
+                                 "json_schema": {"name": "doctor_probe", "strict": True, "schema": schema}})
+            content = getattr(_first_message(completion), "content", None) or ""
+            passed = isinstance(json.loads(content), dict) and "ok" in json.loads(content)
+        except (openai.OpenAIError, ValueError, RetryableError, PermanentError) as exc:
+            passed, content = False, self._scrub(str(exc))[:200]
+        checks.append(("structured output", True, "strict JSON schema followed", "") if passed else
+                      ("structured output", False, f"a strict json_schema request did not come back as that "
+                       f"JSON ({content[:120]!r})", "use a model and endpoint with structured outputs "
+                       "(response_format json_schema, strict)"))
+        return checks
 
     # -- transport ----------------------------------------------------------------------------
 

@@ -24,13 +24,19 @@ from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 from bot.domain import EventKind, TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload, RetryableError
 from bot.events import route_for
-from bot.helpdesks.base import SignatureError
+from bot.helpdesks.base import SignatureError, TestDelivery
 from bot.store import Accepted
 from bot.tracking import records
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
 RETRY_AFTER_SECONDS = "10"
+TEST_MESSAGE = (
+    "Test delivery received: this endpoint is reachable and answered. It was signed with the "
+    "{helpdesk} test secret, so nothing was stored or processed; real deliveries must carry the "
+    "webhook's own signature (the secret `python -m bot setup {helpdesk}` prints), or they are "
+    "refused with 401."
+)
 
 
 def _unavailable(message: str):
@@ -54,6 +60,9 @@ def webhook(name: str):
     except SignatureError as exc:
         log.warning("%s webhook refused: %s", name, exc, extra={"event": "webhook.refused", "helpdesk": name})
         return jsonify(error="invalid or missing webhook signature"), 401
+    except TestDelivery as exc:
+        log.info("%s test delivery: %s; nothing stored", name, exc, extra={"event": "webhook.test", "helpdesk": name})
+        return jsonify(status="test", message=TEST_MESSAGE.format(helpdesk=name)), 200
     try:
         event = receiver.parse(body, request.headers)
     except InvalidPayload as exc:
@@ -77,6 +86,10 @@ def accept(event: TicketEvent):
                  extra={"event": "webhook.ignored", "helpdesk": event.helpdesk})
         return jsonify(status="ignored", reason=f"{event.kind} events are not processed"), 200
     services = current_app.extensions["bot"]
+    if services.rollout.ignores(event.helpdesk):
+        log.info("%s webhook ignored: rollout is off", event.helpdesk,
+                 extra={"event": "webhook.ignored", "helpdesk": event.helpdesk})
+        return jsonify(status="ignored", reason=f"rollout is off for {event.helpdesk}"), 200
     store, enqueuer, settings = services.store, services.enqueuer, services.settings
     delay = settings.reply_merge_window if route.waits_for_more else 0.0
     what = f"{event.helpdesk} ticket {event.ticket_id}"

@@ -44,6 +44,17 @@ VENDORS: dict[str, dict[str, Any]] = {
             "/api/v2/tickets/{ticket_id}/audits": ["get"],  # bot/helpdesks/zendesk (tracking)
             "/api/v2/tickets/{ticket_id}/tags": ["get", "put", "post", "delete"],
             "/api/v2/incremental/tickets/cursor": ["get"],
+            # bot/helpdesks/zendesk/setup.py (python -m bot setup zendesk, doctor); routes of
+            # tests/fakes/zendesk_admin.py
+            "/api/v2/ticket_fields": ["get", "post"],
+            "/api/v2/ticket_fields/{ticket_field_id}": ["put", "delete"],
+            "/api/v2/triggers": ["get", "post"],
+            "/api/v2/triggers/{trigger_id}": ["put", "delete"],
+            "/api/v2/trigger_categories": ["get", "post"],
+            "/api/v2/trigger_categories/{trigger_category_id}": ["patch", "delete"],
+            "/api/v2/macros": ["get", "post"],
+            "/api/v2/macros/{macro_id}": ["put", "delete"],
+            "/api/v2/groups": ["get"],
             # the only paths written with ".json" (tests/fakes/openapi_validation.py keeps the suffix
             # there; tests/test_fake_zendesk.py checks they are exactly these three)
             "/api/lotus/assignables/autocomplete.json": ["get"],

@@ -183,11 +183,15 @@ class FakeIntercomInbox(FakeIntercom):
 
     def _search(self, query, body) -> tuple[int, Any]:
         filters = (body or {}).get("query") or {}
-        if filters.get("field") != "contact_ids" or filters.get("operator") != "=":
-            return 400, error_list("parameter_invalid", "this fake searches by contact_ids = <id> only")
         per_page = int(((body or {}).get("pagination") or {}).get("per_page") or 20)
-        found = [c for c in self.conversations.values()
-                 if any(x["id"] == filters.get("value") for x in c["contacts"]["contacts"])]
+        if filters.get("field") == "contact_ids" and filters.get("operator") == "=":
+            found = [c for c in self.conversations.values()
+                     if any(x["id"] == filters.get("value") for x in c["contacts"]["contacts"])]
+        elif filters.get("field") == "created_at" and filters.get("operator") == ">":  # the replay's
+            found = [c for c in self.conversations.values() if c["created_at"] > int(filters["value"])]
+        else:
+            return 400, error_list("parameter_invalid", "this fake searches by contact_ids = <id> or "
+                                   "created_at > <epoch> only")
         found.sort(key=lambda c: int(c["id"]))  # Intercom documents no order: not by date here
         return 200, {"type": "conversation.list", "conversations": copy.deepcopy(found[:per_page]),
                      "total_count": len(found),

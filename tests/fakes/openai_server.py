@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 class FakeOpenAI:
     def __init__(self):
         self.requests: list[dict] = []
+        self.models: set[str] | None = None  # GET /v1/models/{id}: None = every model exists
         self.headers: list[dict] = []  # request headers, parallel to `requests`
         self._script: deque = deque()
         self._lock = threading.Lock()
@@ -78,6 +79,13 @@ class FakeOpenAI:
 
     def _app(self, environ, start_response):
         request = Request(environ)
+        if request.method == "GET" and request.path.startswith("/v1/models/"):
+            model = request.path.removeprefix("/v1/models/")
+            if self.models is not None and model not in self.models:
+                return _json(404, {"error": {"message": f"The model `{model}` does not exist",
+                                             "code": "model_not_found"}})(environ, start_response)
+            return _json(200, {"id": model, "object": "model", "created": 0, "owned_by": "test"})(
+                environ, start_response)
         if request.method != "POST" or request.path != "/v1/chat/completions":
             return _json(404, {"error": {"message": f"no route {request.path}"}})(
                 environ, start_response

@@ -99,6 +99,14 @@ def apply_overlay(spec: dict) -> dict:
         "required": ["id"],
         "properties": {"id": {"type": "integer"}, "value": {"nullable": True}},
     }
+    # (d) List Groups (GET /api/v2/groups) declares the `UserId` *path* parameter, which its path
+    # has no placeholder for (it belongs to /api/v2/users/{user_id}/groups, documented on the same
+    # page: https://developer.zendesk.com/api-reference/ticketing/groups/groups/#list-groups), so
+    # every request would fail "missing required path parameter". Drop it from this operation.
+    groups = paths.get("/api/v2/groups", {}).get("get")
+    if groups is not None:
+        groups["parameters"] = [p for p in groups.get("parameters", [])
+                                if p != {"$ref": "#/components/parameters/UserId"}]
     # (c) The spec's paths have no ``.json`` suffix while zenpy always adds it (Zendesk: "The
     # .json extension is optional", https://developer.zendesk.com/api-reference/introduction/doc-conventions/):
     # handled in validate_zendesk_request (the suffix is stripped before path matching), not in the dict.

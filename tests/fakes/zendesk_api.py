@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 from werkzeug.datastructures import Headers
 
 from .openapi_validation import parse_json, spec_path, warm_up
+from .zendesk_admin import AdminRoutes, is_webhooks_path, validate_webhooks_request
 from .zendesk_audits import AuditRoutes
 from .zendesk_export import ExportRoutes, validate_request  # + the export path's overlay
 from .zendesk_http import HttpFrontEnds
@@ -78,7 +79,7 @@ def _ts(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes, AuditRoutes):
+class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes, AuditRoutes, AdminRoutes):
     def __init__(self, bot_user_id: int = 1, bot_email: str = "triage-bot@example.com", validate: bool = True,
                  realtime: bool = False):
         """``realtime``: stamps follow the wall clock (what a test comparing them with the bot's
@@ -99,6 +100,7 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes, AuditRoutes):
         if realtime:
             self._clock = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         self._seq = 1000
+        self._init_admin()
         self.add_user(bot_user_id, name="Triage Bot", email=bot_email, role="agent")
         if validate:
             warm_up()  # load the spec now (once per process), not inside a threaded request
@@ -213,7 +215,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes, AuditRoutes):
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         hdrs = Headers(list((headers or {}).items()))
         rec = RecordedRequest(method, parts.path, query, dict(hdrs.items()), parse_json(body_bytes))
-        violations = validate_request(method, url, headers, body_bytes) if self.validate else []
+        validator = validate_webhooks_request if is_webhooks_path(parts.path) else validate_request
+        violations = validator(method, url, headers, body_bytes) if self.validate else []
         with self._lock:
             self.requests.append(rec)
             self.spec_violations.extend(f"{method} {parts.path}: {v}" for v in violations)
@@ -239,7 +242,7 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes, AuditRoutes):
             time.sleep(delay)
         fn, m = route
         with self._lock:
-            return fn(method, *[int(g) for g in m.groups()], query=query, body=body or {},
+            return fn(method, *[int(g) if g.isdigit() else g for g in m.groups()], query=query, body=body or {},
                       base=f"{parts.scheme}://{parts.netloc}")
 
     def _routes(self):
@@ -251,7 +254,8 @@ class FakeZendesk(HttpFrontEnds, ZendeskShapes, ExportRoutes, AuditRoutes):
                 (("GET",), r"/api/v2/tickets/(\d+)/comments", self._comments),
                 (("GET",), r"/api/v2/tickets/(\d+)/audits", self._audits),
                 (("GET", "PUT", "POST", "DELETE"), r"/api/v2/tickets/(\d+)/tags", self._tags),
-                (("GET",), r"/api/v2/incremental/tickets/cursor", self._export_tickets))
+                (("GET",), r"/api/v2/incremental/tickets/cursor", self._export_tickets),
+                *self._admin_routes())
 
     # ---- handlers (called with the lock held) --------------------------------------------
     def _me(self, method, *, base, **_) -> Result:

@@ -139,6 +139,19 @@ class IntercomHelpdesk:
         others = sorted((t for t in found if t.id != ticket.id), key=lambda t: t.created_at, reverse=True)
         return tuple(others[:limit])
 
+    def conversations_created(self, since: datetime, limit: int = 10_000) -> list[str]:
+        """Ids of the conversations created after `since` (for `replay`), page by page.
+        https://developers.intercom.com/docs/references/rest-api/api.intercom.io/conversations/searchconversations"""
+        query = SingleFilterSearchRequest(field="created_at", operator=">", value=str(int(since.timestamp())))
+        paging = StartingAfterPaging(per_page=MAX_SEARCH_PAGE)
+        pager: Any = self._call("POST /conversations/search", lambda: self._client.conversations.search(
+            query=query, pagination=paging, request_options=NO_SDK_RETRIES))
+        ids: list[str] = []
+        while pager is not None and len(ids) < limit:
+            ids += [str(c["id"]) for c in map(as_json, pager.items or []) if c.get("id")]
+            pager = self._call("POST /conversations/search", pager.next_page) if pager.has_next else None
+        return ids[:limit]
+
     # -- the write ----------------------------------------------------------------------
 
     def publish(self, ticket: Ticket, update: TicketUpdate, since: datetime | None = None) -> PublishResult:

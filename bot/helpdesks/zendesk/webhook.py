@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from bot.db.models import DELIVERY_ID_LENGTH, EVENT_ID_LENGTH
 from bot.domain import EventKind, TicketEvent
 from bot.errors import IgnoredEvent, InvalidPayload
-from bot.helpdesks.base import SignatureError
+from bot.helpdesk_settings import ZENDESK_TEST_SECRET
+from bot.helpdesks.base import SignatureError, TestDelivery
 from bot.helpdesks.ids import json_kind, stored_id
 
 if TYPE_CHECKING:
@@ -34,6 +35,15 @@ if TYPE_CHECKING:
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+
+# Zendesk's "Test webhook" (Admin Center, `POST /api/v2/webhooks/test`) signs a webhook that is
+# not created yet with this static secret, published in its verification guide:
+# https://developer.zendesk.com/documentation/webhooks/verifying/ (the example's SIGNING_SECRET)
+# https://developer.zendesk.com/documentation/webhooks/creating-and-monitoring-webhooks/
+# It is public, so a body signed with it proves nothing: recognised to tell the admin the
+# connection works, and never allowed to start a run (it is checked before the real secret,
+# and Settings refuses it as ZENDESK_WEBHOOK_SECRET).
+TEST_SIGNING_SECRET = ZENDESK_TEST_SECRET
 
 EVENT_TYPE_PREFIX = "zen:event-type:"
 # Event-subscription types, and trigger `event` values, mapped onto our event kinds. Everything
@@ -93,7 +103,8 @@ def verify(
     now: datetime,
     max_skew_seconds: int = 300,
 ) -> None:
-    """Raise `SignatureError` unless the delivery is signed with `secret` and fresh.
+    """Raise `SignatureError` unless the delivery is signed with `secret` and fresh, and
+    `TestDelivery` when it is signed with Zendesk's public test secret (fresh or not).
 
     Zendesk sends the timestamp in UTC with a `Z` (`2021-03-25T05:09:27Z`); one with another
     offset is converted, and one without any is taken as UTC (see `_parse_timestamp`).
@@ -104,6 +115,8 @@ def verify(
     timestamp = headers.get(TIMESTAMP_HEADER, "")
     if not signature or not timestamp:
         raise SignatureError("missing signature or timestamp header")
+    if hmac.compare_digest(sign(TEST_SIGNING_SECRET, timestamp, body).encode(), signature.encode()):
+        raise TestDelivery("signed with Zendesk's test secret (the Test webhook button)")
     sent_at = _parse_timestamp(timestamp)
     if sent_at is None:
         raise SignatureError("unreadable signature timestamp")
