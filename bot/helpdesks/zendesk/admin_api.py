@@ -23,6 +23,7 @@ from bot.golive.plan import Call, SetupError
 from bot.helpdesk_settings import ZendeskSettings
 from bot.helpdesks.zendesk.http import seconds_or_none
 
+
 class Refused(SetupError):
     """401/403: the credentials are wrong, or the user may not do this (not an admin)."""
 
