@@ -153,7 +153,7 @@ def _worker(settings: Settings, policy):
 
 
 def _write(report: dict, folder: Path) -> None:
-    from bot.replay.report_html import render_html
+    from bot.replay.html import render_html
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "replay.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
