@@ -54,7 +54,7 @@ def register(main: click.Group, settings_for: Callable[..., Settings]) -> None:
                    "the Developer Hub can do (webhook topics, the client secret).")
     @_setup_options("Delete the tags setup created.")
     def setup_intercom(url: str, dry_run: bool, remove: bool) -> None:
-        from bot.helpdesks.intercom import setup as intercom
+        import bot.helpdesks.intercom.setup as intercom
         from bot.policy import load_policy
 
         settings = settings_for(services=False)

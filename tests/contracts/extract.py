@@ -81,6 +81,8 @@ VENDORS: dict[str, dict[str, Any]] = {
             "/conversations/{conversation_id}/tags": ["post"],
             "/contacts/{contact_id}": ["get"],
             "/tags": ["get", "post"],
+            "/tags/{tag_id}": ["delete"],  # bot/helpdesks/intercom/setup.py (setup intercom --remove)
+            "/me": ["get"],  # setup intercom, doctor: the token's admin
             "/teams": ["get"],
             "/admins": ["get"],
         },

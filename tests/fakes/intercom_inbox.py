@@ -42,6 +42,7 @@ class FakeIntercomInbox(FakeIntercom):
         self.contacts: dict[str, J] = {}
         self.conversations: dict[str, J] = {}
         self.tags: dict[str, J] = {}
+        self.me_admin: str | None = None  # GET /me: whose token this is (None: the first admin)
         self._ids = 7_000_000
 
     # ---- seeding -------------------------------------------------------------------------
@@ -169,6 +170,8 @@ class FakeIntercomInbox(FakeIntercom):
             ("POST", r"/tags", self._create_tag),
             ("GET", r"/teams", self._list_teams),
             ("GET", r"/admins", self._list_admins),
+            ("DELETE", r"/tags/([^/]+)", self._delete_tag),
+            ("GET", r"/me", self._me),
         ):
             match = re.fullmatch(pattern, path)
             if verb == method and match:
@@ -260,6 +263,22 @@ class FakeIntercomInbox(FakeIntercom):
             found = {"id": self._next_id(), "name": name}
             self.tags[found["id"]] = found
         return 200, {"type": "tag", "id": found["id"], "name": found["name"]}
+
+    def _delete_tag(self, query, body, tag_id: str) -> tuple[int, Any]:
+        if self.tags.pop(tag_id, None) is None:
+            return 404, copy.deepcopy(_DEFAULT_ERRORS[404])
+        for conversation in self.conversations.values():  # Intercom untags everything it was on
+            listed = conversation["tags"]["tags"]
+            listed[:] = [t for t in listed if t["id"] != tag_id]
+        return 200, {"id": tag_id, "object": "tag", "deleted": True}
+
+    def _me(self, query, body) -> tuple[int, Any]:
+        """The admin the token belongs to: `me_admin` (the first admin unless set)."""
+        admin_id = self.me_admin or next(iter(self.admins), None)
+        if admin_id is None:
+            return 404, copy.deepcopy(_DEFAULT_ERRORS[404])
+        return 200, {**copy.deepcopy(self.admins[admin_id]), "app": {"type": "app", "id_code": "ecahpwf5",
+                                                                     "name": "Support bot"}}
 
     def _list_teams(self, query, body) -> tuple[int, Any]:
         return 200, {"type": "team.list", "teams": copy.deepcopy(list(self.teams.values()))}

@@ -18,6 +18,7 @@ from bot.settings import Settings
 
 def intercom_checks(settings: Settings, policy: Policy, api: Any = None) -> list[Check]:
     from bot.helpdesks.intercom.admin_api import IntercomAdminApi
+    from bot.helpdesks.intercom.setup import missing_teams
 
     api = api or IntercomAdminApi(settings.intercom)
     try:
@@ -34,16 +35,9 @@ def intercom_checks(settings: Settings, policy: Policy, api: Any = None) -> list
         teams = {str(t.get("id")): str(t.get("name") or "") for t in api.read("/teams").get("teams") or ()}
     except SetupError as exc:
         return [*checks, fail("intercom teams", str(exc), "the token needs the permission to read teams")]
-    wanted = {str(ids["intercom"]): f"{section}.{name}"
-              for section, entries in (("groups", policy.groups), ("routing", policy.routing))
-              for name, ids in entries.items() if ids.get("intercom") is not None}
-    missing = [f"{where}: Intercom team {tid} does not exist" for tid, where in wanted.items() if tid not in teams]
-    if missing:
-        listing = ", ".join(f"{tid} {name!r}" for tid, name in sorted(teams.items())) or "none"
-        checks += [fail("intercom teams", m, f"set the team ids in the policy (the workspace's: {listing})")
-                   for m in missing]
-    else:
-        checks.append(ok("intercom teams", f"the policy's {len(wanted)} team ids exist"))
+    missing = missing_teams(policy, teams)
+    checks += ([fail("intercom teams", m, "set the team ids in the policy's groups and routing") for m in missing]
+               or [ok("intercom teams", "the policy's team ids exist")])
     checks.append(Check("intercom webhooks", Status.INFO, "subscriptions are the app's, set in the Developer Hub: "
                         "`python -m bot setup intercom` lists the topics"))
     return checks
