@@ -100,8 +100,8 @@ def _services(settings: Settings) -> list[Check]:
     checks = []
     for result in check_services(settings):
         name, _, detail = result.line.partition(": ")
-        if result.ok:
-            checks.append(ok(name, detail))
+        if result.ok:  # "ok (sqlite:///..., schema at revision 0006)": the status is the line's mark
+            checks.append(ok(name, detail[4:-1] if detail.startswith("ok (") and detail.endswith(")") else detail))
         else:  # the line ends with its fix after the last ": " (bot.checks' convention)
             what, _, fix = detail.rpartition(": ")
             checks.append(fail(name, what or detail, fix if what else "see the message"))
