@@ -80,7 +80,8 @@ def agreement(items: Iterable[Replayed], name: str) -> dict:
 def recommend(category: str, items: Sequence[Replayed], thresholds: Recommend) -> tuple[str, str]:
     """(`draft` | `tag` | `shadow`, why) for one category, from its tickets."""
     if len(items) < thresholds.min_tickets:
-        return "shadow", f"only {len(items)} tickets (fewer than {thresholds.min_tickets} to tell)"
+        count = f"{len(items)} ticket" + ("s" if len(items) != 1 else "")
+        return "shadow", f"only {count} (fewer than {thresholds.min_tickets} to tell)"
     escalations = agreement(items, "escalated")
     recall = escalations.get("recall")
     if recall is not None and recall < thresholds.escalation_recall:
