@@ -75,17 +75,34 @@ def test_a_second_run_writes_nothing_and_an_existing_tag_is_kept(fake):
     assert code == 0 and len(writes(fake)) == before and "nothing written" in out
 
 
+def test_a_second_run_through_the_api_writes_nothing_and_a_tag_is_matched_whatever_its_case(fake):
+    fake.tags["6"] = {"id": "6", "name": "AI_Escalated"}  # Intercom's tag names are case-insensitive
+    api = api_for(fake)
+    first = Applier(api, echo=lambda line: None)
+    intercom_setup.set_up(api, first, policy=POLICY)
+    assert first.wrote and [t["name"] for t in fake.tags.values()].count("AI_Escalated") == 1
+    assert len(writes(fake)) == len(intercom_setup.bot_tags()) - 1  # not "ai_escalated"
+    posts = len(writes(fake))
+    second = Applier(api, echo=lambda line: None)
+    intercom_setup.set_up(api, second, policy=POLICY)
+    assert not second.wrote and len(writes(fake)) == posts
+    assert {c.outcome.value for c in second.changes} == {"unchanged"}
+
+
 def test_dry_run_writes_nothing_and_prints_each_call(fake):
     code, out = run(fake, "--url", "https://bot.example.com", "--dry-run")
     assert code == 0 and writes(fake) == [] and fake.tags == {}
-    assert 'would    POST /tags {"name": "ai_triaged"}' in out
+    echoed = [line for line in out.splitlines() if line.startswith("would    POST /tags ")]
+    assert echoed == [f'would    POST /tags {{"name": "{name}"}}' for name in intercom_setup.bot_tags()]
 
 
 def test_remove_deletes_the_bots_tags_only(fake):
     fake.tags["9"] = {"id": "9", "name": "vip-customer"}
     run(fake, "--url", "https://bot.example.com")
+    ids = {t["id"] for t in fake.tags.values() if t["name"] != "vip-customer"}
     code, out = run(fake, "--remove")
     assert code == 0 and [t["name"] for t in fake.tags.values()] == ["vip-customer"]
+    assert sorted(r.path for r in writes(fake) if r.method == "DELETE") == sorted(f"/tags/{i}" for i in ids)
     assert "Developer Hub" in out
     code, out = run(fake, "--remove")
     assert code == 0 and f"{len(intercom_setup.bot_tags())} absent" in out

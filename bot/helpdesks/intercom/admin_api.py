@@ -34,8 +34,9 @@ class IntercomAdminApi:
         self._base = settings.url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {settings.access_token}", "Intercom-Version": API_VERSION,
                          "Accept": "application/json"}
+        self._timeout = settings.timeout  # also for a client passed in (tests)
         self._sleep, self._clock = sleep, clock
-        self.calls = 0
+        self.calls = 0  # requests made, for the summary
 
     def read(self, path: str) -> dict:
         return self._request(Call("GET", path))
@@ -49,7 +50,7 @@ class IntercomAdminApi:
             self.calls += 1
             try:
                 response = self._http.request(call.method, self._base + call.path, headers=self._headers,
-                                              json=call.body)
+                                              json=call.body, timeout=self._timeout)
             except httpx.HTTPError as exc:
                 raise SetupError(f"{what}: Intercom could not be reached ({type(exc).__name__}); "
                                  "check INTERCOM_URL") from None
