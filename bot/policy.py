@@ -110,6 +110,16 @@ class Policy:
         """Where a ticket of `category` goes in `helpdesk` when no escalation claims it."""
         return self.routing.get(category, {}).get(helpdesk)
 
+    def ids_in(self, helpdesk: str) -> dict[str, str]:
+        """Every group (team) id the policy names in `helpdesk` -> where: `groups.security`,
+        `routing.Billing` (the first place, when an id is named twice)."""
+        used: dict[str, str] = {}
+        for section, entries in (("groups", self.groups), ("routing", self.routing)):
+            for name, ids in entries.items():
+                if ids.get(helpdesk) is not None:
+                    used.setdefault(str(ids[helpdesk]), f"{section}.{name}")
+        return used
+
     def group_name(self, group_id: int | str | None) -> str | None:
         """The name of the group (or category) with this id, in any helpdesk."""
         for name, ids in list(self.groups.items()) + list(self.routing.items()):

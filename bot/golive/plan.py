@@ -104,6 +104,16 @@ class Applier:
         return any(c.outcome in (Outcome.CREATED, Outcome.UPDATED, Outcome.DELETED) for c in self.changes)
 
 
+def missing_ids(used: Mapping[str, str], existing: Mapping[str, str], unit: str, owner: str) -> list[str]:
+    """The policy's ids (`used`: id -> where) that `existing` (id -> name) lacks, one line each,
+    then the ids there are to choose from: "groups.security: Zendesk group 103 does not exist"."""
+    missing = [f"{where}: {unit} {i} does not exist" for i, where in used.items() if i not in existing]
+    if missing:
+        listing = ", ".join(f"{i} {name!r}" for i, name in sorted(existing.items())) or "none"
+        missing.append(f"{owner}: {listing} (set the ids in the policy's groups/routing)")
+    return missing
+
+
 def same(existing: Any, desired: Any) -> bool:
     """Whether `existing` already has every value of `desired` (extra keys do not matter).
     Helpdesks answer ids as numbers or strings and keep conditions in their own order, so

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.domain import CATEGORIES, category_slug
-from bot.golive.plan import Applier, Call, SetupError
+from bot.golive.plan import Applier, Call, SetupError, missing_ids
 from bot.helpdesks.intercom.admin_api import IntercomAdminApi
 from bot.helpdesks.intercom.webhook import TOPICS
 from bot.policy import Policy
@@ -94,14 +94,7 @@ def remove(api: IntercomAdminApi, applier: Applier) -> None:
 
 
 def missing_teams(policy: Policy, teams: Mapping[str, str]) -> list[str]:
-    used = {str(ids["intercom"]): f"{section}.{name}"
-            for section, entries in (("groups", policy.groups), ("routing", policy.routing))
-            for name, ids in entries.items() if ids.get("intercom") is not None}
-    missing = [f"{where}: Intercom team {tid} does not exist" for tid, where in used.items() if tid not in teams]
-    if missing:
-        listing = ", ".join(f"{tid} {name!r}" for tid, name in sorted(teams.items())) or "none"
-        missing.append(f"the workspace's teams: {listing} (set the ids in the policy's groups/routing)")
-    return missing
+    return missing_ids(policy.ids_in("intercom"), teams, "Intercom team", "the workspace's teams")
 
 
 def developer_hub_steps(public_url: str) -> str:

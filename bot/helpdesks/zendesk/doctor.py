@@ -47,7 +47,7 @@ def zendesk_checks(settings: Settings, policy: Policy, api: ZendeskAdminApi | No
         return [*checks, fail("zendesk configuration", str(exc), "check the account's API access")]
     missing = setup.missing_groups(policy, groups)
     checks += ([fail("zendesk groups", m, "set the group ids in the policy's groups and routing") for m in missing]
-               or [ok("zendesk groups", f"the policy's {len(setup.policy_group_ids(policy))} group ids exist")])
+               or [ok("zendesk groups", f"the policy's {len(policy.ids_in('zendesk'))} group ids exist")])
     return checks
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.golive.plan import Applier, Call, SetupError
+from bot.golive.plan import Applier, Call, SetupError, missing_ids
 from bot.helpdesks.zendesk.admin_api import ZendeskAdminApi
 from bot.policy import Policy
 from bot.vocabulary import BotTag
@@ -123,16 +123,6 @@ def macro_bodies(macros: Iterable[Mapping[str, Any]], field_id: str) -> list[dic
     return [{k: fill(v) for k, v in m.items() if not k.startswith("_")} for m in macros]
 
 
-def policy_group_ids(policy: Policy) -> dict[str, str]:
-    """Zendesk group id -> where the policy uses it (`groups.security`, `routing.Billing`)."""
-    used: dict[str, str] = {}
-    for section, entries in (("groups", policy.groups), ("routing", policy.routing)):
-        for name, ids in entries.items():
-            if ids.get("zendesk") is not None:
-                used.setdefault(str(ids["zendesk"]), f"{section}.{name}")
-    return used
-
-
 # -- carrying it out --------------------------------------------------------------------------
 
 
@@ -222,12 +212,7 @@ def remove(api: ZendeskAdminApi, applier: Applier, macros: list[dict], draft_fie
 
 
 def missing_groups(policy: Policy, groups: Mapping[str, str]) -> list[str]:
-    missing = [f"{where}: Zendesk group {gid} does not exist" for gid, where in policy_group_ids(policy).items()
-               if gid not in groups]
-    if missing:
-        listing = ", ".join(f"{gid} {name!r}" for gid, name in sorted(groups.items())) or "none"
-        missing.append(f"the account's groups: {listing} (set the ids in the policy's groups/routing)")
-    return missing
+    return missing_ids(policy.ids_in("zendesk"), groups, "Zendesk group", "the account's groups")
 
 
 def _admin(api: ZendeskAdminApi) -> dict:
